@@ -1,0 +1,67 @@
+-- requires: continuous_aggregates
+-- autocommit
+-- Hourly, daily and monthly rollups per device. Hours are aligned to the site's local
+-- hours; days and months are the site's local days and months ({timezone}). Each level
+-- keeps sums and counts, not averages, and is built on the level below, so every answer
+-- stays an exact mean over raw samples and no level rescans a month of raw rows.
+-- Real-time aggregation is on: what is not yet materialised is read from the level below
+-- at query time, so data ingested a moment ago is in every answer. The policies' windows
+-- reach back to the beginning of time: late samples (an edge flushing days of spool)
+-- are re-materialised by the next runs, and only invalidated buckets are recomputed.
+CREATE MATERIALIZED VIEW IF NOT EXISTS sungrow_hourly
+WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+SELECT device_id,
+       {hour_bucket} AS bucket,
+       count(*) AS n_rows,
+       sum(sample_count)::bigint AS sample_count,
+       sum(pv_power_w) AS sum_pv_power_w,
+       max(pv_power_w) AS max_pv_power_w,
+       sum(battery_power_w) AS sum_battery_power_w,
+       sum(battery_soc_pct) AS sum_battery_soc_pct,
+       sum(load_power_w) AS sum_load_power_w,
+       sum(export_power_w) AS sum_export_power_w
+FROM sungrow_samples
+GROUP BY device_id, 2
+WITH NO DATA;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sungrow_daily
+WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+SELECT device_id,
+       time_bucket(INTERVAL '1 day', bucket, {timezone}) AS bucket,
+       sum(n_rows)::bigint AS n_rows,
+       sum(sample_count)::bigint AS sample_count,
+       sum(sum_pv_power_w) AS sum_pv_power_w,
+       max(max_pv_power_w) AS max_pv_power_w,
+       sum(sum_battery_power_w) AS sum_battery_power_w,
+       sum(sum_battery_soc_pct) AS sum_battery_soc_pct,
+       sum(sum_load_power_w) AS sum_load_power_w,
+       sum(sum_export_power_w) AS sum_export_power_w
+FROM sungrow_hourly
+GROUP BY device_id, 2
+WITH NO DATA;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sungrow_monthly
+WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+SELECT device_id,
+       time_bucket(INTERVAL '1 month', bucket, {timezone}) AS bucket,
+       sum(n_rows)::bigint AS n_rows,
+       sum(sample_count)::bigint AS sample_count,
+       sum(sum_pv_power_w) AS sum_pv_power_w,
+       max(max_pv_power_w) AS max_pv_power_w,
+       sum(sum_battery_power_w) AS sum_battery_power_w,
+       sum(sum_battery_soc_pct) AS sum_battery_soc_pct,
+       sum(sum_load_power_w) AS sum_load_power_w,
+       sum(sum_export_power_w) AS sum_export_power_w
+FROM sungrow_daily
+GROUP BY device_id, 2
+WITH NO DATA;
+
+SELECT add_continuous_aggregate_policy('sungrow_hourly',
+    start_offset => NULL, end_offset => INTERVAL '1 minute',
+    schedule_interval => INTERVAL '5 minutes', if_not_exists => true);
+SELECT add_continuous_aggregate_policy('sungrow_daily',
+    start_offset => NULL, end_offset => INTERVAL '1 minute',
+    schedule_interval => INTERVAL '10 minutes', if_not_exists => true);
+SELECT add_continuous_aggregate_policy('sungrow_monthly',
+    start_offset => NULL, end_offset => INTERVAL '1 minute',
+    schedule_interval => INTERVAL '30 minutes', if_not_exists => true);

@@ -1,0 +1,123 @@
+"""The realtime cache: best effort, short timeouts, and never older than what it holds."""
+
+import atexit
+import json
+import logging
+import time
+from datetime import UTC, datetime
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+log = logging.getLogger(__name__)
+
+# Values are "<20-digit microseconds since the epoch>|<sample JSON>". The script stores a
+# sample only if it is not older than the one held, so a late batch or a reader that
+# raced an ingest can never replace a newer latest sample.
+STORE_IF_NEWER = """
+local held = redis.call('GET', KEYS[1])
+local stamp = string.sub(ARGV[1], 1, 20)
+if held and string.match(held, '^%d+|') and string.sub(held, 1, 20) > stamp then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+STAMP_DIGITS = 20
+# After a failure Redis is left alone for this long, so a dead or hung Redis costs one
+# request one timeout, not every request.
+BACKOFF_S = 1.0
+
+
+def build_redis(url: str, timeout_ms: int) -> redis.Redis:
+    """A client with short timeouts and no retries: a cache must never make a request wait."""
+    timeout = timeout_ms / 1000
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        retry_on_timeout=False,
+        health_check_interval=0,
+    )
+
+
+def sample_json(sample: dict) -> str:
+    """The API's JSON of a stored sample (ts in UTC with offset)."""
+    body = dict(sample)
+    body["ts"] = sample["ts"].astimezone(UTC).isoformat()
+    return json.dumps(body, separators=(",", ":"))
+
+
+def _stamp(ts: datetime) -> str:
+    micros = (ts - datetime(1970, 1, 1, tzinfo=UTC)) // datetime.resolution
+    return f"{micros:0{STAMP_DIGITS}d}"
+
+
+class RealtimeCache:
+    """Newest sample per device under `realtime:{device_id}`, with a TTL."""
+
+    def __init__(self, client: redis.Redis, ttl_s: int):
+        self._client = client
+        self._ttl_ms = ttl_s * 1000
+        self._store = client.register_script(STORE_IF_NEWER)
+        self._skip_until = 0.0
+
+    @staticmethod
+    def key(device_id: str) -> str:
+        """The Redis key of a device."""
+        return f"realtime:{device_id}"
+
+    def _available(self) -> bool:
+        return time.monotonic() >= self._skip_until
+
+    def _failed(self, action: str, exc: Exception) -> None:
+        self._skip_until = time.monotonic() + BACKOFF_S
+        log.warning("redis %s failed, serving without cache: %s", action, type(exc).__name__)
+
+    def get(self, device_id: str) -> str | None:
+        """The cached sample JSON, or None on a miss or when Redis fails."""
+        if not self._available():
+            return None
+        try:
+            held = self._client.get(self.key(device_id))
+        except redis.RedisError as exc:
+            self._failed("read", exc)
+            return None
+        if held is None:
+            return None
+        stamp, sep, body = held.partition(b"|")
+        try:
+            if not (sep and len(stamp) == STAMP_DIGITS and stamp.isdigit()):
+                raise ValueError("no timestamp prefix")
+            if not isinstance(json.loads(body), dict):
+                raise ValueError("not a JSON object")
+        except ValueError:
+            log.warning("redis held an unreadable value for %s; ignoring it", self.key(device_id))
+            return None
+        return body.decode("utf-8")
+
+    def offer(self, sample: dict, body: str | None = None) -> None:
+        """Store `sample` unless the cache holds a newer one; failures only log."""
+        if not self._available():
+            return
+        value = f"{_stamp(sample['ts'])}|{body or sample_json(sample)}"
+        try:
+            self._store(keys=[self.key(sample["device_id"])], args=[value, self._ttl_ms])
+        except redis.RedisError as exc:
+            self._failed("write", exc)
+
+    def close(self) -> None:
+        """Release the client's connections."""
+        self._client.close()
+
+
+def init_app(app) -> None:
+    """One Redis client and cache per app, released when the process ends."""
+    settings = app.config["SETTINGS"]
+    cache = RealtimeCache(
+        build_redis(settings.redis_url, settings.redis_timeout_ms), settings.cache_ttl_s
+    )
+    app.extensions["sungrow.cache"] = cache
+    atexit.register(cache.close)

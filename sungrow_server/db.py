@@ -1,0 +1,46 @@
+"""The PostgreSQL connection pool: built in the factory, opened per worker, closed at exit."""
+
+import atexit
+
+from flask import Flask, current_app
+from psycopg_pool import ConnectionPool
+
+from .config import Settings
+
+
+def _configure(conn) -> None:
+    # Reads run as single statements; writes open an explicit `conn.transaction()`.
+    conn.autocommit = True
+
+
+def build_pool(settings: Settings) -> ConnectionPool:
+    """A pool that connects in the background, so the server starts while PostgreSQL is down."""
+    pool = ConnectionPool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.db_pool_size,
+        timeout=settings.db_pool_timeout_s,
+        configure=_configure,
+        check=ConnectionPool.check_connection,
+        kwargs={
+            "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+            "connect_timeout": 3,
+            "application_name": "sungrow-server",
+        },
+        name="sungrow",
+        open=False,
+    )
+    pool.open(wait=False)
+    return pool
+
+
+def init_app(app: Flask) -> None:
+    """Attach the pool to the app and make sure it is closed when the process ends."""
+    pool = build_pool(app.config["SETTINGS"])
+    app.extensions["sungrow.pool"] = pool
+    atexit.register(pool.close)
+
+
+def get_pool() -> ConnectionPool:
+    """The current app's pool."""
+    return current_app.extensions["sungrow.pool"]

@@ -1,0 +1,100 @@
+"""Every error leaves as `{"detail": ...}`; marshmallow errors as 422 lists of loc/msg/type."""
+
+import logging
+
+import psycopg
+from flask import Flask, current_app, jsonify
+from marshmallow import ValidationError
+from psycopg_pool import PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# marshmallow message -> error type, in the words edge daemons already parse.
+MESSAGE_TYPES = {
+    "Field required": "missing",
+    "Extra inputs are not permitted": "extra_forbidden",
+    "Input should be a valid number": "float_type",
+    "Input should be a finite number": "finite_number",
+    "Input should be a valid integer": "int_type",
+    "Input should be a valid string": "string_type",
+    "Input should be a valid list": "list_type",
+    "Input should be a valid dictionary": "dict_type",
+    "Input should be a valid datetime": "datetime_parsing",
+    "Input should be null or a valid number": "float_type",
+}
+
+
+class APIError(Exception):
+    """An error with a status, a detail and optional headers, as API.md lists them."""
+
+    def __init__(self, status: int, detail, headers: dict | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+
+
+def error_response(status: int, detail, headers: dict | None = None):
+    """The one JSON shape of every error."""
+    response = jsonify(detail=detail)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def validation_items(messages, loc=()) -> list[dict]:
+    """Flatten marshmallow's nested message dict into loc/msg/type items."""
+    if isinstance(messages, dict):
+        items = []
+        for key, value in messages.items():
+            step = () if key == "_schema" else (key,)
+            items.extend(validation_items(value, loc + step))
+        return items
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [
+            {"loc": list(loc), "msg": msg, "type": MESSAGE_TYPES.get(msg, "value_error")}
+            for msg in messages
+        ]
+    return [{"loc": list(loc), "msg": str(messages), "type": "value_error"}]
+
+
+def unprocessable(loc: tuple, msg: str, kind: str = "value_error") -> APIError:
+    """A 422 with one item, for query arguments checked outside a schema."""
+    return APIError(422, [{"loc": list(loc), "msg": msg, "type": kind}])
+
+
+def _api_error(exc: APIError):
+    return error_response(exc.status, exc.detail, exc.headers)
+
+
+def _http_error(exc: HTTPException):
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    return error_response(exc.code or 500, exc.name, headers)
+
+
+def _validation_error(exc: ValidationError):
+    return error_response(422, validation_items(exc.messages))
+
+
+def _database_unavailable(exc: Exception):
+    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    retry_after = str(current_app.config["SETTINGS"].retry_after_s)
+    return error_response(
+        503, "Database unavailable, try again later.", {"Retry-After": retry_after}
+    )
+
+
+def _unexpected(exc: Exception):
+    log.exception("unhandled error")
+    return error_response(500, "Internal server error.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers that shape every error answer."""
+    app.register_error_handler(APIError, _api_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(ValidationError, _validation_error)
+    app.register_error_handler(psycopg.OperationalError, _database_unavailable)
+    app.register_error_handler(PoolTimeout, _database_unavailable)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,193 @@
+"""Applies sql/ in order, after finding out what the database offers, and says what it did."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import Connection, sql
+
+from .rollups import hour_offset_minutes
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+VIEWS = ("sungrow_monthly", "sungrow_daily", "sungrow_hourly")  # drop order
+
+NOT_PRELOADED = (
+    "WARNING: TimescaleDB is installed on this PostgreSQL server but not loaded "
+    "(it is missing from shared_preload_libraries), so it cannot be used: "
+    "sungrow_samples stays a plain PostgreSQL table and /v1/series computes rollups "
+    "from raw samples. To enable it, add  shared_preload_libraries = 'timescaledb'  to "
+    "postgresql.conf, restart PostgreSQL, then run init-db again: the table becomes a "
+    "hypertable in place, with its data."
+)
+NO_TIMESCALEDB = (
+    "TimescaleDB is not installed: sungrow_samples is a plain PostgreSQL table indexed "
+    "on (device_id, ts); /v1/series computes rollups from raw samples with "
+    "date_bin/date_trunc (same answers, slower over long ranges)."
+)
+APACHE = (
+    "Continuous aggregates skipped: this TimescaleDB is the Apache-2 edition "
+    "(timescaledb.license = {license}), which has no continuous aggregates. /v1/series "
+    "computes rollups from sungrow_samples with time-bucketed queries instead (same "
+    "answers, slower over long ranges). Install TimescaleDB's community (TSL) edition "
+    "and run init-db again to add them."
+)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the database offers the schema."""
+
+    timescaledb_available: bool
+    timescaledb_preloaded: bool
+    license: str | None = None
+
+    @property
+    def timescaledb(self) -> bool:
+        """TimescaleDB can be used (installed and loaded)."""
+        return self.timescaledb_available and self.timescaledb_preloaded
+
+    @property
+    def continuous_aggregates(self) -> bool:
+        """The licensed edition, which has continuous aggregates and policies."""
+        return self.timescaledb and self.license == "timescale"
+
+
+def preloaded_libraries(setting: str) -> set[str]:
+    """Library names listed in shared_preload_libraries (quotes and paths removed)."""
+    names = set()
+    for item in setting.split(","):
+        name = item.strip().strip('"').rsplit("/", 1)[-1]
+        names.add(name.removesuffix(".so"))
+    return names
+
+
+def detect(conn: Connection) -> Capabilities:
+    """Find out, without loading it, whether TimescaleDB can be used; load it if so.
+
+    `CREATE EXTENSION timescaledb` ends the session with FATAL where the library is not
+    preloaded, so the preload is checked first.
+    """
+    available = (
+        conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+        is not None
+    )
+    setting = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()[0]
+    preloaded = "timescaledb" in preloaded_libraries(setting)
+    if not (available and preloaded):
+        return Capabilities(available, preloaded)
+    conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    license_ = conn.execute("SELECT current_setting('timescaledb.license', true)").fetchone()[0]
+    return Capabilities(True, True, license_)
+
+
+def sql_files() -> list[Path]:
+    """The schema files in the order they apply."""
+    return sorted(SQL_DIR.glob("[0-9][0-9][0-9]_*.sql"))
+
+
+def header(path: Path) -> dict[str, str]:
+    """The `-- key: value` lines that open a file (requires, autocommit)."""
+    tags = {}
+    for line in path.read_text().splitlines():
+        if not line.startswith("--"):
+            break
+        key, _, value = line[2:].strip().partition(":")
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def render(path: Path, timezone: str) -> sql.Composed:
+    """A file with its placeholders filled: the zone and the local-hour bucket."""
+    minutes = hour_offset_minutes(timezone)
+    hour_bucket = "time_bucket(INTERVAL '1 hour', ts)"
+    if minutes:
+        hour_bucket = (
+            f"time_bucket(INTERVAL '1 hour', ts, \"offset\" => INTERVAL '{minutes} minutes')"
+        )
+    text = path.read_text().replace("{", "{{").replace("}", "}}")
+    text = text.replace("{{timezone}}", "{timezone}").replace("{{hour_bucket}}", "{hour_bucket}")
+    return sql.SQL(text).format(timezone=sql.Literal(timezone), hour_bucket=sql.SQL(hour_bucket))
+
+
+def state(conn: Connection, key: str) -> str | None:
+    """A value init-db recorded earlier."""
+    row = conn.execute("SELECT value FROM sungrow_schema_state WHERE key = %s", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def record(conn: Connection, key: str, value: str) -> None:
+    """Remember a value for the next init-db."""
+    conn.execute(
+        "INSERT INTO sungrow_schema_state (key, value) VALUES (%s, %s) "
+        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        (key, value),
+    )
+
+
+def views_present(conn: Connection) -> list[str]:
+    """The rollup views that exist."""
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_class c WHERE c.relname = ANY(%s) "
+        "AND c.relnamespace = current_schema()::regnamespace",
+        (list(VIEWS),),
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def refresh_aggregates(conn: Connection, start=None, end=None) -> None:
+    """Materialise the rollups over [start, end) (None: unbounded), lowest level first."""
+    for view in reversed(VIEWS):
+        conn.execute("CALL refresh_continuous_aggregate(%s, %s, %s)", (view, start, end))
+
+
+def apply_schema(database_url: str, timezone: str, say) -> Capabilities:
+    """Create or upgrade the schema in place; `say(line)` reports each step."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        caps = detect(conn)
+        for path in sql_files():
+            requires = header(path).get("requires")
+            if requires and not getattr(caps, requires):
+                continue
+            if requires == "continuous_aggregates":
+                _rebuild_if_zone_changed(conn, timezone, say)
+                fresh = not views_present(conn)
+            statement = render(path, timezone)
+            if "autocommit" in header(path):
+                conn.execute(statement)
+            else:
+                with conn.transaction():
+                    conn.execute(statement)
+            say(f"applied {path.name}")
+            if requires == "continuous_aggregates":
+                record(conn, "rollup_timezone", timezone)
+                if fresh:
+                    refresh_aggregates(conn)
+                    say(f"continuous aggregates built and materialised in time zone {timezone}")
+        _report(caps, timezone, say)
+    return caps
+
+
+def _rebuild_if_zone_changed(conn: Connection, timezone: str, say) -> None:
+    built_for = state(conn, "rollup_timezone")
+    if built_for and built_for != timezone and views_present(conn):
+        for view in VIEWS:
+            conn.execute(
+                sql.SQL("DROP MATERIALIZED VIEW IF EXISTS {} CASCADE").format(sql.Identifier(view))
+            )
+        say(f"TIMEZONE changed from {built_for} to {timezone}: dropped the rollups to rebuild them")
+
+
+def _report(caps: Capabilities, timezone: str, say) -> None:
+    if caps.continuous_aggregates:
+        say(
+            "TimescaleDB with continuous aggregates: sungrow_samples is a hypertable; "
+            f"sungrow_hourly, sungrow_daily and sungrow_monthly (time zone {timezone}) "
+            "are refreshed by policies."
+        )
+    elif caps.timescaledb:
+        say("TimescaleDB: sungrow_samples is a hypertable.")
+        say(APACHE.format(license=caps.license))
+    elif caps.timescaledb_available:
+        say(NOT_PRELOADED)
+    else:
+        say(NO_TIMESCALEDB)

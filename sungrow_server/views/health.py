@@ -1,0 +1,12 @@
+"""Liveness: answers while the process serves requests, without touching any backend."""
+
+from flask import Blueprint
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+@bp.get("/")
+def health():
+    """200 while the process serves requests."""
+    return {"status": "ok"}

@@ -1,0 +1,39 @@
+"""POST /v1/ingest: a batch of samples, stored atomically, acknowledged only once committed."""
+
+from flask import Blueprint, current_app, g, request
+
+from ..auth import require_device
+from ..body import parse_json, read_body
+from ..errors import APIError
+from ..samples import insert_samples, latest_sample
+from ..schemas import ingest_batch_schema
+
+bp = Blueprint("ingest", __name__)
+
+
+@bp.post("/ingest")
+def ingest():
+    """Validate the whole batch, insert it in one transaction, then refresh the cache.
+
+    The 200 is sent only after the transaction block has committed; any failure before
+    or during the commit leaves the batch unacknowledged and the edge daemon retries it.
+    """
+    settings = current_app.config["SETTINGS"]
+    payload = parse_json(read_body(request, settings.max_request_bytes))
+    samples = payload.get("samples") if isinstance(payload, dict) else None
+    if isinstance(samples, list) and len(samples) > settings.max_samples_per_request:
+        raise APIError(
+            413,
+            f"Batch size {len(samples)} exceeds limit of {settings.max_samples_per_request}. "
+            "Split into smaller batches.",
+        )
+    batch = ingest_batch_schema.load(payload)["samples"]
+    for sample in batch:
+        require_device(sample["device_id"], "Sample device ID does not match authenticated device.")
+
+    with current_app.extensions["sungrow.pool"].connection() as conn, conn.transaction():
+        inserted = insert_samples(conn, g.device_id, batch)
+        newest = latest_sample(conn, g.device_id) if inserted else None
+    if newest is not None:
+        current_app.extensions["sungrow.cache"].offer(newest)
+    return {"inserted": inserted}

@@ -1,0 +1,29 @@
+"""GET /v1/realtime: the newest sample of a device, through the Redis cache."""
+
+from flask import Blueprint, current_app, request
+
+from ..auth import require_device
+from ..cache import sample_json
+from ..errors import APIError
+from ..samples import latest_sample
+from ..schemas import realtime_args_schema
+from .args import load_args
+
+bp = Blueprint("realtime", __name__)
+
+
+@bp.get("/realtime")
+def realtime():
+    """Cached sample on a hit; on a miss read PostgreSQL and offer the answer to the cache."""
+    device_id = load_args(realtime_args_schema, request)["device_id"]
+    require_device(device_id)
+    cache = current_app.extensions["sungrow.cache"]
+    body = cache.get(device_id)
+    if body is None:
+        with current_app.extensions["sungrow.pool"].connection() as conn:
+            sample = latest_sample(conn, device_id)
+        if sample is None:
+            raise APIError(404, f"No data found for device_id '{device_id}'.")
+        body = sample_json(sample)
+        cache.offer(sample, body)
+    return current_app.response_class(body, mimetype="application/json")
