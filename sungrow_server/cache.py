@@ -63,6 +63,9 @@ class RealtimeCache:
         self._ttl_ms = ttl_s * 1000
         self._store = client.register_script(STORE_IF_NEWER)
         self._skip_until = 0.0
+        # Keys whose refresh failed: they may hold an older sample, so they are deleted
+        # as soon as Redis answers again.
+        self._stale: set[str] = set()
 
     @staticmethod
     def key(device_id: str) -> str:
@@ -70,7 +73,17 @@ class RealtimeCache:
         return f"realtime:{device_id}"
 
     def _available(self) -> bool:
-        return time.monotonic() >= self._skip_until
+        if time.monotonic() < self._skip_until:
+            return False
+        if self._stale:
+            stale = list(self._stale)
+            try:
+                self._client.delete(*stale)
+            except redis.RedisError as exc:
+                self._failed("delete", exc)
+                return False
+            self._stale.difference_update(stale)
+        return True
 
     def _failed(self, action: str, exc: Exception) -> None:
         self._skip_until = time.monotonic() + BACKOFF_S
@@ -100,12 +113,15 @@ class RealtimeCache:
 
     def offer(self, sample: dict, body: str | None = None) -> None:
         """Store `sample` unless the cache holds a newer one; failures only log."""
-        if not self._available():
-            return
         value = f"{_stamp(sample['ts'])}|{body or sample_json(sample)}"
+        key = self.key(sample["device_id"])
+        if not self._available():
+            self._stale.add(key)
+            return
         try:
-            self._store(keys=[self.key(sample["device_id"])], args=[value, self._ttl_ms])
+            self._store(keys=[key], args=[value, self._ttl_ms])
         except redis.RedisError as exc:
+            self._stale.add(key)
             self._failed("write", exc)
 
     def close(self) -> None:

@@ -137,7 +137,10 @@ def views_present(conn: Connection) -> list[str]:
 def refresh_aggregates(conn: Connection, start=None, end=None) -> None:
     """Materialise the rollups over [start, end) (None: unbounded), lowest level first."""
     for view in reversed(VIEWS):
-        conn.execute("CALL refresh_continuous_aggregate(%s, %s, %s)", (view, start, end))
+        conn.execute(
+            "CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, %s::timestamptz)",
+            (view, start, end),
+        )
 
 
 def apply_schema(database_url: str, timezone: str, say) -> Capabilities:

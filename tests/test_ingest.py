@@ -1,0 +1,225 @@
+"""POST /v1/ingest against real PostgreSQL (each edition) and Redis."""
+
+import gzip
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.conftest import AUTH, sample, stored_rows
+
+
+def post(client, body, headers=None, **kwargs):
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post(
+        "/v1/ingest",
+        data=data,
+        headers={**AUTH, "Content-Type": "application/json", **(headers or {})},
+        **kwargs,
+    )
+
+
+def test_batch_is_stored_and_counted(client, db):
+    batch = [sample(f"2026-11-28T10:00:{s:02d}Z", pv_power_w=float(s)) for s in range(0, 30, 5)]
+    response = post(client, {"samples": batch})
+    assert response.status_code == 200
+    assert response.json == {"inserted": 6}
+    rows = stored_rows(db)
+    assert [row[1] for row in rows] == [0.0, 5.0, 10.0, 15.0, 20.0, 25.0]
+    assert rows[0][0] == datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+def test_every_field_is_stored(client, db):
+    post(client, {"samples": [sample(sample_count=12, battery_temp_c=None)]})
+    row = db.execute(
+        "SELECT device_id, pv_power_w, pv_daily_kwh, battery_power_w, battery_soc_pct, "
+        "battery_temp_c, load_power_w, export_power_w, sample_count FROM sungrow_samples"
+    ).fetchone()
+    assert row == ("inverter-01", 1200.0, 3.5, 250.0, 64.0, None, 800.0, 150.0, 12)
+
+
+def test_optional_fields_default(client, db):
+    body = sample()
+    for name in ("pv_daily_kwh", "battery_temp_c", "sample_count"):
+        del body[name]
+    assert post(client, {"samples": [body]}).json == {"inserted": 1}
+    row = db.execute("SELECT pv_daily_kwh, battery_temp_c, sample_count FROM sungrow_samples").fetchone()
+    assert row == (None, None, 1)
+
+
+def test_repeated_batch_is_idempotent(client, db):
+    batch = [sample("2026-11-28T10:00:00Z"), sample("2026-11-28T10:00:05Z")]
+    assert post(client, {"samples": batch}).json == {"inserted": 2}
+    assert post(client, {"samples": batch}).json == {"inserted": 0}
+    overlapping = [sample("2026-11-28T10:00:05Z"), sample("2026-11-28T10:00:10Z")]
+    assert post(client, {"samples": overlapping}).json == {"inserted": 1}
+    assert len(stored_rows(db)) == 3
+
+
+def test_same_instant_in_other_offset_is_a_duplicate(client, db):
+    post(client, {"samples": [sample("2026-11-28T10:00:00Z")]})
+    response = post(client, {"samples": [sample("2026-11-28T11:00:00+01:00")]})
+    assert response.json == {"inserted": 0}
+
+
+def test_duplicate_inside_one_batch_counts_once(client, db):
+    batch = [sample("2026-11-28T10:00:00Z"), sample("2026-11-28T10:00:00Z", pv_power_w=5.0)]
+    assert post(client, {"samples": batch}).json == {"inserted": 1}
+    assert len(stored_rows(db)) == 1
+
+
+def test_empty_batch(client, db):
+    assert post(client, {"samples": []}).json == {"inserted": 0}
+
+
+def test_timestamp_without_offset_is_utc(client, db):
+    post(client, {"samples": [sample("2026-11-28T10:00:00")]})
+    assert stored_rows(db)[0][0] == datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+def test_offset_is_converted_to_utc(client, db):
+    post(client, {"samples": [sample("2026-11-28T21:30:00+11:00")]})
+    assert stored_rows(db)[0][0] == datetime(2026, 11, 28, 10, 30, tzinfo=UTC)
+
+
+def test_gzip_body_is_accepted(client, db):
+    body = gzip.compress(json.dumps({"samples": [sample()]}).encode())
+    response = post(client, body, {"Content-Encoding": "gzip"})
+    assert response.json == {"inserted": 1}
+
+
+def test_invalid_sample_rejects_whole_batch(client, db):
+    batch = [sample("2026-11-28T10:00:00Z"), sample("2026-11-28T10:00:05Z")]
+    del batch[1]["pv_power_w"]
+    response = post(client, {"samples": batch})
+    assert response.status_code == 422
+    assert response.json == {
+        "detail": [{"loc": ["samples", 1, "pv_power_w"], "msg": "Field required", "type": "missing"}]
+    }
+    assert stored_rows(db) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "msg"),
+    [
+        ("pv_power_w", "12", "Input should be a valid number"),
+        ("pv_power_w", True, "Input should be a valid number"),
+        ("pv_power_w", None, "Field required"),
+        ("load_power_w", 1e400, "Input should be a finite number"),
+        ("battery_soc_pct", 100.5, "Input should be between 0 and 100"),
+        ("battery_soc_pct", -1, "Input should be between 0 and 100"),
+        ("sample_count", 0, "Input should be greater than or equal to 1"),
+        ("sample_count", 1.5, "Input should be a valid integer"),
+        ("ts", "yesterday", "Input should be a valid datetime"),
+        ("ts", "0001-01-01T00:00:00Z", "Input should be a datetime between 2000-01-01 and one day from now"),
+        ("ts", "9999-12-31T23:59:59Z", "Input should be a datetime between 2000-01-01 and one day from now"),
+        ("device_id", 7, "Input should be a valid string"),
+        ("battery_temp_c", "hot", "Input should be a valid number"),
+    ],
+)
+def test_schema_violations_are_422_and_store_nothing(client, db, field, value, msg):
+    bad = {**sample("2026-11-28T10:00:05Z"), field: value}
+    body = json.dumps({"samples": [sample(), bad]})
+    response = post(client, body.replace("Infinity", "1e400"))
+    assert response.status_code == 422
+    assert {"loc": ["samples", 1, field], "msg": msg} in [
+        {"loc": item["loc"], "msg": item["msg"]} for item in response.json["detail"]
+    ]
+    assert stored_rows(db) == []
+
+
+def test_unknown_field_is_422(client, db):
+    response = post(client, {"samples": [sample(grid_power_w=1.0)]})
+    assert response.status_code == 422
+    assert response.json["detail"] == [
+        {
+            "loc": ["samples", 0, "grid_power_w"],
+            "msg": "Extra inputs are not permitted",
+            "type": "extra_forbidden",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"samples": "many"}, [sample()], {"samples": [sample()], "extra": 1}, {"samples": [3]}],
+)
+def test_wrong_shapes_are_422(client, db, body):
+    response = post(client, body)
+    assert response.status_code == 422
+    assert all({"loc", "msg", "type"} <= item.keys() for item in response.json["detail"])
+    assert stored_rows(db) == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"not json", b'{"samples": [', b'{"samples": [NaN]}', b"\xff\xfe{}", b"[" * 100000],
+)
+def test_bad_json_is_400(client, db, raw):
+    response = post(client, raw)
+    assert response.status_code == 400
+    assert response.json == {"detail": "Request body is not valid JSON."}
+
+
+def test_nan_in_a_field_is_rejected(client, db):
+    raw = json.dumps({"samples": [sample(pv_power_w=float("nan"))]})
+    assert post(client, raw).status_code == 400
+    assert stored_rows(db) == []
+
+
+def test_sample_of_other_device_is_403(client, db):
+    batch = [sample(), sample("2026-11-28T10:00:05Z", device_id="inverter-02")]
+    response = post(client, {"samples": batch})
+    assert response.status_code == 403
+    assert response.json == {"detail": "Sample device ID does not match authenticated device."}
+    assert stored_rows(db) == []
+    assert stored_rows(db, "inverter-02") == []
+
+
+def test_too_many_samples_is_413(client, db):
+    batch = [sample(f"2026-11-28T10:{i // 60:02d}:{i % 60:02d}Z") for i in range(1001)]
+    response = post(client, {"samples": batch})
+    assert response.status_code == 413
+    assert response.json == {
+        "detail": "Batch size 1001 exceeds limit of 1000. Split into smaller batches."
+    }
+    assert stored_rows(db) == []
+
+
+def test_body_over_limit_is_413(client, db):
+    raw = json.dumps({"samples": [sample()], "pad": "x" * 1048576})
+    response = post(client, raw)
+    assert response.status_code == 413
+    assert response.json == {"detail": "Request body exceeds limit of 1048576 bytes."}
+    assert stored_rows(db) == []
+
+
+def test_gzip_bomb_is_refused_without_inflating(client, db):
+    bomb = gzip.compress(b"[" + b" " * (200 * 1024 * 1024) + b"]", compresslevel=9)
+    assert len(bomb) < 1048576
+    response = post(client, bomb, {"Content-Encoding": "gzip"})
+    assert response.status_code == 413
+    assert response.json == {"detail": "Request body exceeds limit of 1048576 bytes."}
+
+
+def test_corrupt_gzip_is_400(client, db):
+    response = post(client, b"\x1f\x8b\x08\x00garbage", {"Content-Encoding": "gzip"})
+    assert response.status_code == 400
+
+
+def test_database_error_mid_batch_stores_nothing(client, db):
+    # A trigger that fails on one row of the batch: the statement and the transaction fail
+    # as a whole, so not even the rows before it may stay.
+    db.execute(
+        """
+        CREATE FUNCTION refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.pv_power_w = 666 THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$;
+        CREATE TRIGGER refuse_666 BEFORE INSERT ON sungrow_samples
+        FOR EACH ROW EXECUTE FUNCTION refuse_666();
+        """
+    )
+    batch = [sample(f"2026-11-28T10:00:0{i}Z", pv_power_w=666.0 if i == 5 else 1.0) for i in range(8)]
+    response = post(client, {"samples": batch})
+    assert response.status_code == 500
+    assert response.json == {"detail": "Internal server error."}
+    assert stored_rows(db) == []
