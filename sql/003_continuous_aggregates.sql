@@ -56,12 +56,15 @@ FROM sungrow_daily
 GROUP BY device_id, 2
 WITH NO DATA;
 
+-- Each level materialises a bucket only some time after it ends (end_offset), once the
+-- level below has materialised it, so a materialised bucket is never missing a part
+-- that the level below had not yet written; until then real-time aggregation answers.
 SELECT add_continuous_aggregate_policy('sungrow_hourly',
-    start_offset => NULL, end_offset => INTERVAL '1 minute',
+    start_offset => NULL, end_offset => INTERVAL '15 minutes',
     schedule_interval => INTERVAL '5 minutes', if_not_exists => true);
 SELECT add_continuous_aggregate_policy('sungrow_daily',
-    start_offset => NULL, end_offset => INTERVAL '1 minute',
-    schedule_interval => INTERVAL '10 minutes', if_not_exists => true);
+    start_offset => NULL, end_offset => INTERVAL '1 hour',
+    schedule_interval => INTERVAL '15 minutes', if_not_exists => true);
 SELECT add_continuous_aggregate_policy('sungrow_monthly',
-    start_offset => NULL, end_offset => INTERVAL '1 minute',
+    start_offset => NULL, end_offset => INTERVAL '2 hours',
     schedule_interval => INTERVAL '30 minutes', if_not_exists => true);

@@ -134,12 +134,29 @@ def views_present(conn: Connection) -> list[str]:
     return [row[0] for row in rows]
 
 
+POLICY_END_OFFSETS = """
+SELECT ca.view_name, (j.config ->> 'end_offset')::interval
+FROM timescaledb_information.continuous_aggregates ca
+JOIN timescaledb_information.jobs j
+  ON j.hypertable_schema = ca.materialization_hypertable_schema
+ AND j.hypertable_name = ca.materialization_hypertable_name
+WHERE j.proc_name = 'policy_refresh_continuous_aggregate'
+"""
+
+
 def refresh_aggregates(conn: Connection, start=None, end=None) -> None:
-    """Materialise the rollups over [start, end) (None: unbounded), lowest level first."""
+    """Materialise the rollups over [start, end), lowest level first, as the policies do.
+
+    None means unbounded, but a level is never materialised closer to now than its
+    policy's end_offset: the newest buckets stay with real-time aggregation, which also
+    sees samples that arrive for them later.
+    """
+    offsets = dict(conn.execute(POLICY_END_OFFSETS).fetchall())
     for view in reversed(VIEWS):
         conn.execute(
-            "CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, %s::timestamptz)",
-            (view, start, end),
+            "CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, "
+            "LEAST(%s::timestamptz, now() - %s::interval))",
+            (view, start, end, offsets.get(view, "0")),
         )
 
 

@@ -22,7 +22,9 @@ def free_port() -> int:
 
 def pg_bindir() -> Path:
     """The bin directory of the newest installed PostgreSQL server."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3]))
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3])
+    )
     if found:
         return found[-1].parent
     pg_config = shutil.which("pg_config")
@@ -85,7 +87,15 @@ class PgCluster:
     def _initdb(self) -> None:
         subprocess.run(
             _as_postgres(
-                [str(self.bindir / "initdb"), "-D", str(self.datadir), "-A", "trust", "-U", "postgres"]
+                [
+                    str(self.bindir / "initdb"),
+                    "-D",
+                    str(self.datadir),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                ]
             ),
             check=True,
             capture_output=True,
@@ -128,7 +138,9 @@ class PgCluster:
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (mode: smart, fast or immediate)."""
         subprocess.run(
-            _as_postgres([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"]),
+            _as_postgres(
+                [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"]
+            ),
             capture_output=True,
         )
 
@@ -155,8 +167,19 @@ class RedisServer:
         """Start it and wait until it answers PING."""
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -17,7 +17,9 @@ def edition(request):
 
 
 @pytest.mark.parametrize(("method", "path"), PATHS)
-@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer ", "Basic dG9rZW4tMDE=", "token-01"])
+@pytest.mark.parametrize(
+    "header", [None, "", "Bearer", "Bearer ", "Basic dG9rZW4tMDE=", "token-01"]
+)
 def test_missing_credentials_are_401(client, method, path, header):
     headers = {} if header is None else {"Authorization": header}
     response = getattr(client, method)(path, headers=headers, json={"samples": []})
@@ -37,11 +39,15 @@ def test_unknown_token_is_401(client, method, path, token):
 
 
 def test_scheme_is_case_insensitive(client):
-    response = client.get("/v1/realtime?device_id=inverter-01", headers={"Authorization": "bearer token-01"})
+    response = client.get(
+        "/v1/realtime?device_id=inverter-01", headers={"Authorization": "bearer token-01"}
+    )
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/v1/realtime?device_id=inverter-02", "/v1/series?device_id=inverter-02"])
+@pytest.mark.parametrize(
+    "path", ["/v1/realtime?device_id=inverter-02", "/v1/series?device_id=inverter-02"]
+)
 def test_other_device_in_query_is_403(client, path):
     response = client.get(path, headers={"Authorization": "Bearer token-01"})
     assert response.status_code == 403
@@ -49,7 +55,9 @@ def test_other_device_in_query_is_403(client, path):
 
 
 def test_each_token_reaches_its_own_device(client):
-    response = client.get("/v1/realtime?device_id=inverter-02", headers={"Authorization": "Bearer token-02"})
+    response = client.get(
+        "/v1/realtime?device_id=inverter-02", headers={"Authorization": "Bearer token-02"}
+    )
     assert response.status_code == 404
     assert response.json == {"detail": "No data found for device_id 'inverter-02'."}
 

@@ -43,7 +43,9 @@ def test_optional_fields_default(client, db):
     for name in ("pv_daily_kwh", "battery_temp_c", "sample_count"):
         del body[name]
     assert post(client, {"samples": [body]}).json == {"inserted": 1}
-    row = db.execute("SELECT pv_daily_kwh, battery_temp_c, sample_count FROM sungrow_samples").fetchone()
+    row = db.execute(
+        "SELECT pv_daily_kwh, battery_temp_c, sample_count FROM sungrow_samples"
+    ).fetchone()
     assert row == (None, None, 1)
 
 
@@ -94,7 +96,9 @@ def test_invalid_sample_rejects_whole_batch(client, db):
     response = post(client, {"samples": batch})
     assert response.status_code == 422
     assert response.json == {
-        "detail": [{"loc": ["samples", 1, "pv_power_w"], "msg": "Field required", "type": "missing"}]
+        "detail": [
+            {"loc": ["samples", 1, "pv_power_w"], "msg": "Field required", "type": "missing"}
+        ]
     }
     assert stored_rows(db) == []
 
@@ -111,8 +115,16 @@ def test_invalid_sample_rejects_whole_batch(client, db):
         ("sample_count", 0, "Input should be greater than or equal to 1"),
         ("sample_count", 1.5, "Input should be a valid integer"),
         ("ts", "yesterday", "Input should be a valid datetime"),
-        ("ts", "0001-01-01T00:00:00Z", "Input should be a datetime between 2000-01-01 and one day from now"),
-        ("ts", "9999-12-31T23:59:59Z", "Input should be a datetime between 2000-01-01 and one day from now"),
+        (
+            "ts",
+            "0001-01-01T00:00:00Z",
+            "Input should be a datetime between 2000-01-01 and one day from now",
+        ),
+        (
+            "ts",
+            "9999-12-31T23:59:59Z",
+            "Input should be a datetime between 2000-01-01 and one day from now",
+        ),
         ("device_id", 7, "Input should be a valid string"),
         ("battery_temp_c", "hot", "Input should be a valid number"),
     ],
@@ -218,7 +230,9 @@ def test_database_error_mid_batch_stores_nothing(client, db):
         FOR EACH ROW EXECUTE FUNCTION refuse_666();
         """
     )
-    batch = [sample(f"2026-11-28T10:00:0{i}Z", pv_power_w=666.0 if i == 5 else 1.0) for i in range(8)]
+    batch = [
+        sample(f"2026-11-28T10:00:0{i}Z", pv_power_w=666.0 if i == 5 else 1.0) for i in range(8)
+    ]
     response = post(client, {"samples": batch})
     assert response.status_code == 500
     assert response.json == {"detail": "Internal server error."}
