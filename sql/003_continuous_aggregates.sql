@@ -1,7 +1,8 @@
 -- requires: continuous_aggregates
 -- autocommit
--- Hourly, daily and monthly rollups per device. Hours are aligned to the site's local
--- hours; days and months are the site's local days and months ({timezone}). Each level
+-- Hourly, daily and monthly rollups per device: the site's local hours, days and months
+-- ({timezone}), all three levels counted from one origin, local midnight of 2000-01-01
+-- (TimescaleDB requires the same origin on every level of a hierarchy). Each level
 -- keeps sums and counts, not averages, and is built on the level below, so every answer
 -- stays an exact mean over raw samples and no level rescans a month of raw rows.
 -- Real-time aggregation is on: what is not yet materialised is read from the level below
@@ -11,7 +12,7 @@
 CREATE MATERIALIZED VIEW IF NOT EXISTS sungrow_hourly
 WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
 SELECT device_id,
-       {hour_bucket} AS bucket,
+       time_bucket(INTERVAL '1 hour', ts, origin => {origin}) AS bucket,
        count(*) AS n_rows,
        sum(sample_count)::bigint AS sample_count,
        sum(pv_power_w) AS sum_pv_power_w,
@@ -27,7 +28,7 @@ WITH NO DATA;
 CREATE MATERIALIZED VIEW IF NOT EXISTS sungrow_daily
 WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
 SELECT device_id,
-       time_bucket(INTERVAL '1 day', bucket, {timezone}) AS bucket,
+       time_bucket(INTERVAL '1 day', bucket, {timezone}, origin => {origin}) AS bucket,
        sum(n_rows)::bigint AS n_rows,
        sum(sample_count)::bigint AS sample_count,
        sum(sum_pv_power_w) AS sum_pv_power_w,
@@ -43,7 +44,7 @@ WITH NO DATA;
 CREATE MATERIALIZED VIEW IF NOT EXISTS sungrow_monthly
 WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
 SELECT device_id,
-       time_bucket(INTERVAL '1 month', bucket, {timezone}) AS bucket,
+       time_bucket(INTERVAL '1 month', bucket, {timezone}, origin => {origin}) AS bucket,
        sum(n_rows)::bigint AS n_rows,
        sum(sample_count)::bigint AS sample_count,
        sum(sum_pv_power_w) AS sum_pv_power_w,
@@ -59,12 +60,15 @@ WITH NO DATA;
 -- Each level materialises a bucket only some time after it ends (end_offset), once the
 -- level below has materialised it, so a materialised bucket is never missing a part
 -- that the level below had not yet written; until then real-time aggregation answers.
+-- The hourly end_offset is a whole hour because TimescaleDB 2.19 rounds the refresh
+-- window to UTC hours regardless of the origin: with less, a run could materialise an
+-- unfinished local hour in zones such as Asia/Kathmandu (UTC+05:45).
 SELECT add_continuous_aggregate_policy('sungrow_hourly',
-    start_offset => NULL, end_offset => INTERVAL '15 minutes',
+    start_offset => NULL, end_offset => INTERVAL '1 hour',
     schedule_interval => INTERVAL '5 minutes', if_not_exists => true);
 SELECT add_continuous_aggregate_policy('sungrow_daily',
-    start_offset => NULL, end_offset => INTERVAL '1 hour',
+    start_offset => NULL, end_offset => INTERVAL '2 hours',
     schedule_interval => INTERVAL '15 minutes', if_not_exists => true);
 SELECT add_continuous_aggregate_policy('sungrow_monthly',
-    start_offset => NULL, end_offset => INTERVAL '2 hours',
+    start_offset => NULL, end_offset => INTERVAL '3 hours',
     schedule_interval => INTERVAL '30 minutes', if_not_exists => true);

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import click
 import psycopg
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from . import schema
 
@@ -18,6 +19,7 @@ def _database_error(exc: psycopg.Error) -> click.ClickException:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command():
     """Create the schema, or upgrade it in place; safe to run again."""
     settings = current_app.config["SETTINGS"]
@@ -45,6 +47,7 @@ class Instant(click.ParamType):
 @click.command("refresh-aggregates")
 @click.option("--from", "start", type=Instant(), help="Start (UTC unless an offset is given).")
 @click.option("--to", "end", type=Instant(), help="End, exclusive.")
+@with_appcontext
 def refresh_aggregates_command(start: datetime | None, end: datetime | None):
     """Materialise the continuous aggregates now (for example after a backfill)."""
     settings = current_app.config["SETTINGS"]

@@ -14,10 +14,11 @@ def _configure(conn) -> None:
 
 
 def build_pool(settings: Settings) -> ConnectionPool:
-    """A pool that connects in the background, so the server starts while PostgreSQL is down."""
+    """A pool that connects on demand: the server starts while PostgreSQL is down, and a
+    `flask` command that does not use it opens no connection."""
     pool = ConnectionPool(
         settings.database_url,
-        min_size=1,
+        min_size=0,
         max_size=settings.db_pool_size,
         timeout=settings.db_pool_timeout_s,
         configure=_configure,

@@ -1,6 +1,6 @@
 """Series queries: from the continuous aggregates, or from raw samples where they are absent."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from psycopg import Connection, errors, sql
@@ -37,10 +37,10 @@ ORDER BY bucket
 """
 )
 
-# The same numbers from raw rows, with PostgreSQL's own bucketing: local hours on the
-# UTC grid shifted by the zone's fractional offset, local days and months in the zone.
+# The same numbers from raw rows, with PostgreSQL's own bucketing: local hours (counted
+# from local midnight of 2000-01-01, as the aggregates are), local days and months.
 BUCKETS = {
-    "hour": "date_bin(INTERVAL '1 hour', ts, %(hour_origin)s::timestamptz)",
+    "hour": "date_bin(INTERVAL '1 hour', ts, '2000-01-01'::timestamp AT TIME ZONE %(timezone)s)",
     "day": "date_trunc('day', ts, %(timezone)s)",
     "month": "date_trunc('month', ts, %(timezone)s)",
 }
@@ -55,13 +55,6 @@ WHERE device_id = %(device_id)s AND ts >= %(start)s::timestamptz
 GROUP BY 1
 ORDER BY 1
 """
-
-
-def hour_offset_minutes(timezone: str, now: datetime | None = None) -> int:
-    """Minutes past the UTC hour at which the zone's local hours start (45 in Kathmandu)."""
-    now = now or datetime.now(UTC)
-    offset = now.astimezone(ZoneInfo(timezone)).utcoffset() or timedelta(0)
-    return int(offset.total_seconds() // 60) % 60
 
 
 def frame_start(frame: str, timezone: str, now: datetime | None = None) -> datetime | None:
@@ -95,11 +88,5 @@ def series(conn: Connection, device_id: str, frame: str, timezone: str) -> list[
 
 def series_from_samples(conn: Connection, params: dict, resolution: str, timezone: str) -> list:
     """Rows of (bucket, averages..., sample_count) computed from sungrow_samples."""
-    minutes = hour_offset_minutes(timezone)
-    params = {
-        **params,
-        "timezone": timezone,
-        "hour_origin": datetime(2000, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes),
-    }
     query = FROM_SAMPLES.format(bucket=BUCKETS[resolution])
-    return conn.execute(query, params).fetchall()
+    return conn.execute(query, {**params, "timezone": timezone}).fetchall()

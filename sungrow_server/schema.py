@@ -6,8 +6,6 @@ from pathlib import Path
 import psycopg
 from psycopg import Connection, sql
 
-from .rollups import hour_offset_minutes
-
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 VIEWS = ("sungrow_monthly", "sungrow_daily", "sungrow_hourly")  # drop order
 
@@ -97,16 +95,15 @@ def header(path: Path) -> dict[str, str]:
 
 
 def render(path: Path, timezone: str) -> sql.Composed:
-    """A file with its placeholders filled: the zone and the local-hour bucket."""
-    minutes = hour_offset_minutes(timezone)
-    hour_bucket = "time_bucket(INTERVAL '1 hour', ts)"
-    if minutes:
-        hour_bucket = (
-            f"time_bucket(INTERVAL '1 hour', ts, \"offset\" => INTERVAL '{minutes} minutes')"
-        )
+    """A file with its placeholders filled: the zone and the buckets' origin in it."""
     text = path.read_text().replace("{", "{{").replace("}", "}}")
-    text = text.replace("{{timezone}}", "{timezone}").replace("{{hour_bucket}}", "{hour_bucket}")
-    return sql.SQL(text).format(timezone=sql.Literal(timezone), hour_bucket=sql.SQL(hour_bucket))
+    text = text.replace("{{timezone}}", "{timezone}").replace("{{origin}}", "{origin}")
+    return sql.SQL(text).format(
+        timezone=sql.Literal(timezone),
+        origin=sql.SQL("('2000-01-01 00:00'::timestamp AT TIME ZONE {})").format(
+            sql.Literal(timezone)
+        ),
+    )
 
 
 def state(conn: Connection, key: str) -> str | None:

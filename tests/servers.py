@@ -9,7 +9,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
 import redis
 
 

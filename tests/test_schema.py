@@ -1,0 +1,215 @@
+"""`flask init-db` in each database situation, run again, and upgrading in place."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from sungrow_server import create_app
+from tests.conftest import TIMESCALE, close_app, make_env, new_database
+from tests.servers import PgCluster
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def init_db(database_url: str, redis_url: str, **env):
+    """Run `flask init-db` in-process, as the CLI would; the click result."""
+    app = create_app(make_env(database_url, redis_url, **env))
+    try:
+        return app.test_cli_runner().invoke(args=["init-db"])
+    finally:
+        close_app(app)
+
+
+def hypertable(conn) -> bool:
+    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone() is None:
+        return False
+    return (
+        conn.execute(
+            "SELECT 1 FROM timescaledb_information.hypertables "
+            "WHERE hypertable_name = 'sungrow_samples'"
+        ).fetchone()
+        is not None
+    )
+
+
+def relations(conn) -> set[str]:
+    rows = conn.execute(
+        "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def primary_key(conn) -> str:
+    return conn.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'sungrow_samples'::regclass AND contype = 'p'"
+    ).fetchone()[0]
+
+
+@pytest.fixture
+def fresh_database(clusters, request):
+    """An empty database on the cluster of the edition the test names."""
+    cluster = clusters.get(request.param)
+    janitor = new_database(cluster)
+    with janitor:
+        yield cluster.url(janitor.dbname)
+
+
+@pytest.mark.parametrize("fresh_database", ["postgresql"], indirect=True)
+def test_plain_postgresql(fresh_database, redis_url):
+    for _ in range(2):
+        result = init_db(fresh_database, redis_url)
+        assert result.exit_code == 0, result.output
+        assert "TimescaleDB is not installed" in result.output
+        assert "date_bin/date_trunc" in result.output
+    with psycopg.connect(fresh_database) as conn:
+        assert "sungrow_samples" in relations(conn)
+        assert primary_key(conn) == "PRIMARY KEY (device_id, ts)"
+        assert not hypertable(conn)
+
+
+@pytest.mark.parametrize("fresh_database", ["not-preloaded"], indirect=True)
+def test_timescaledb_installed_but_not_preloaded(fresh_database, redis_url):
+    result = init_db(fresh_database, redis_url)
+    assert result.exit_code == 0, result.output
+    assert (
+        "WARNING: TimescaleDB is installed on this PostgreSQL server but not loaded"
+        in result.stderr
+    )
+    assert "shared_preload_libraries = 'timescaledb'" in result.stderr
+    assert "run init-db again" in result.stderr
+    with psycopg.connect(fresh_database) as conn:
+        assert "sungrow_samples" in relations(conn)
+        assert conn.execute(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
+        ).fetchone() == (0,)
+
+
+@pytest.mark.parametrize("fresh_database", ["apache"], indirect=True)
+def test_apache_edition(fresh_database, redis_url):
+    for _ in range(2):
+        result = init_db(fresh_database, redis_url)
+        assert result.exit_code == 0, result.output
+        assert "sungrow_samples is a hypertable" in result.output
+        assert "Continuous aggregates skipped" in result.output
+        assert "timescaledb.license = apache" in result.output
+        assert "/v1/series computes rollups from sungrow_samples" in result.output
+    with psycopg.connect(fresh_database) as conn:
+        assert hypertable(conn)
+        assert not {"sungrow_hourly", "sungrow_daily", "sungrow_monthly"} & relations(conn)
+
+
+@pytest.mark.parametrize("fresh_database", ["tsl"], indirect=True)
+def test_continuous_aggregates(fresh_database, redis_url):
+    for _ in range(2):
+        result = init_db(fresh_database, redis_url)
+        assert result.exit_code == 0, result.output
+        assert "TimescaleDB with continuous aggregates" in result.output
+    with psycopg.connect(fresh_database) as conn:
+        assert hypertable(conn)
+        views = conn.execute(
+            "SELECT view_name, materialized_only "
+            "FROM timescaledb_information.continuous_aggregates ORDER BY view_name"
+        ).fetchall()
+        assert views == [
+            ("sungrow_daily", False),
+            ("sungrow_hourly", False),
+            ("sungrow_monthly", False),
+        ]
+        policies = conn.execute(
+            "SELECT count(*) FROM timescaledb_information.jobs "
+            "WHERE proc_name = 'policy_refresh_continuous_aggregate'"
+        ).fetchone()
+        assert policies == (3,)
+
+
+@pytest.mark.parametrize("fresh_database", ["tsl"], indirect=True)
+def test_timezone_change_rebuilds_rollups(fresh_database, redis_url):
+    assert init_db(fresh_database, redis_url).exit_code == 0
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO sungrow_samples VALUES "
+            "('inverter-01', '2026-06-10 23:30+00', 100, NULL, 0, 50, NULL, 10, 0, 1)"
+        )
+    result = init_db(fresh_database, redis_url, TIMEZONE="Europe/Berlin")
+    assert result.exit_code == 0, result.output
+    assert "TIMEZONE changed from UTC to Europe/Berlin" in result.output
+    with psycopg.connect(fresh_database) as conn:
+        day = conn.execute("SELECT bucket FROM sungrow_daily").fetchone()[0]
+        # 23:30 UTC is 01:30 on the 11th in Berlin: the day starts at 22:00 UTC on the 10th.
+        assert day.isoformat().startswith("2026-06-10T22:00:00")
+    again = init_db(fresh_database, redis_url, TIMEZONE="Europe/Berlin")
+    assert "TIMEZONE changed" not in again.output
+
+
+def test_upgrade_in_place(clusters, redis_url):
+    """Plain table with data, then TimescaleDB preloaded, then the licensed edition."""
+    if not clusters.timescaledb:
+        pytest.skip("TimescaleDB is not installed here")
+    cluster = PgCluster().start()
+    try:
+        url = cluster.url()
+        assert init_db(url, redis_url).exit_code == 0
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO sungrow_samples "
+                "SELECT 'inverter-01', t, 1, NULL, 0, 50, NULL, 1, 0, 1 "
+                "FROM generate_series('2026-01-01'::timestamptz, '2026-03-01', '1 hour') t"
+            )
+        cluster.stop()
+        cluster.settings = {**TIMESCALE, "timescaledb.license": "apache"}
+        cluster.start()
+        result = init_db(url, redis_url)
+        assert result.exit_code == 0, result.output
+        with psycopg.connect(url) as conn:
+            assert hypertable(conn)
+            assert conn.execute("SELECT count(*) FROM sungrow_samples").fetchone() == (1417,)
+            chunks = conn.execute("SELECT count(*) FROM show_chunks('sungrow_samples')").fetchone()[
+                0
+            ]
+            assert chunks > 1
+        if not clusters.tsl:
+            return
+        cluster.stop()
+        cluster.settings = {**TIMESCALE, "timescaledb.license": "timescale"}
+        cluster.start()
+        result = init_db(url, redis_url)
+        assert result.exit_code == 0, result.output
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT sum(n_rows) FROM sungrow_monthly").fetchone() == (1417,)
+    finally:
+        cluster.destroy()
+
+
+@pytest.mark.parametrize("fresh_database", ["apache"], indirect=True)
+def test_flask_command_line(fresh_database, redis_url, tmp_path):
+    """The command a user types, in a fresh process, from a directory without a .env."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FLASK_")},
+        **make_env(fresh_database, redis_url),
+        "PYTHONPATH": str(REPO),
+    }
+    cmd = [sys.executable, "-m", "flask", "--app", "sungrow_server", "init-db"]
+    done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "applied 002_hypertable.sql" in done.stdout
+
+
+def test_database_unreachable_is_one_line(redis_url, tmp_path):
+    from tests.servers import free_port
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FLASK_")},
+        **make_env(f"postgresql://postgres:hunter2@127.0.0.1:{free_port()}/x", redis_url),
+        "PYTHONPATH": str(REPO),
+    }
+    cmd = [sys.executable, "-m", "flask", "--app", "sungrow_server", "init-db"]
+    done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("Error: database error: OperationalError")
+    assert "hunter2" not in done.stderr + done.stdout
