@@ -1,0 +1,235 @@
+"""The server as users run it: gunicorn with gunicorn.conf.py, over real HTTP."""
+
+import gzip
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from sungrow_server.schema import apply_schema
+from tests.conftest import make_env, sample
+from tests.servers import PgCluster, free_port
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+SECRET_TOKEN = "tok-very-secret-4242"
+
+
+@pytest.fixture(params=["postgresql"])
+def edition(request):
+    return request.param
+
+
+class Gunicorn:
+    """gunicorn started as README says, from a directory without a .env."""
+
+    def __init__(self, env: dict[str, str], cwd: Path):
+        self.port = free_port()
+        self._connections: list[http.client.HTTPConnection] = []
+        self.log = cwd / "gunicorn.log"
+        full_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("FLASK_")},
+            **env,
+            "PYTHONPATH": str(REPO),
+        }
+        with self.log.open("wb") as log:
+            self.process = self._spawn(full_env, cwd, log)
+
+    def _spawn(self, env, cwd, log) -> subprocess.Popen:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(REPO / "gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "wsgi:app",
+            ],
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 15) -> "Gunicorn":
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.request("GET", "/health")[0] == 200:
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"gunicorn did not start:\n{self.log.read_text()}")
+
+    def connection(self) -> http.client.HTTPConnection:
+        """A connection for a hand-made request; closed when the server stops."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        self._connections.append(conn)
+        return conn
+
+    def request(self, method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def ingest(self, samples, token=SECRET_TOKEN):
+        body = json.dumps({"samples": samples}).encode()
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        return self.request("POST", "/v1/ingest", body, headers)
+
+    def stop(self):
+        for conn in self._connections:
+            conn.close()
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def server_env(database_url, redis_url):
+    return make_env(database_url, redis_url, DEVICE_TOKENS=f"{SECRET_TOKEN}:inverter-01")
+
+
+@pytest.fixture
+def server(server_env, tmp_path):
+    running = Gunicorn(server_env, tmp_path).wait_ready()
+    yield running
+    running.stop()
+
+
+def test_bad_environment_stops_gunicorn_with_one_line(tmp_path):
+    env = {"DEVICE_TOKENS": "a:b", "CACHE_TTL_S": "0"}
+    started = time.monotonic()
+    gunicorn = Gunicorn(env, tmp_path)
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        assert name not in os.environ
+    code = gunicorn.process.wait(15)
+    output = gunicorn.log.read_text().strip()
+    assert code != 0
+    assert time.monotonic() - started < 10
+    assert output.splitlines() == [
+        "sungrow-server: Missing required environment variables: DATABASE_URL, REDIS_URL. "
+        "Invalid environment variables: CACHE_TTL_S (must be an integer >= 1)"
+    ]
+
+
+def test_serves_the_contract_and_logs_no_secret(server, server_env):
+    status, _, body = server.ingest([sample()])
+    assert (status, json.loads(body)) == (200, {"inserted": 1})
+    auth = {"Authorization": f"Bearer {SECRET_TOKEN}"}
+    status, headers, body = server.request("GET", "/v1/realtime?device_id=inverter-01", None, auth)
+    assert status == 200
+    assert headers["Content-Type"].startswith("application/json")
+    assert json.loads(body)["ts"] == "2026-11-28T10:00:00+00:00"
+    status, headers, _ = server.request("GET", "/v1/series?device_id=inverter-01", None, {})
+    assert status == 401 and headers["WWW-Authenticate"] == "Bearer"
+    server.stop()
+    log = server.log.read_text()
+    assert log.count("sungrow-server settings:") == 1
+    assert SECRET_TOKEN not in log
+    assert "POST /v1/ingest" in log  # the access log goes to stdout
+
+
+def test_chunked_body_over_limit_is_413(server):
+    conn = server.connection()
+    head = b'{"samples": [], "pad": "'
+    chunks = [head] + [b"x" * 65536] * 20 + [b'"}']
+    conn.request(
+        "POST",
+        "/v1/ingest",
+        body=iter(chunks),
+        headers={"Authorization": f"Bearer {SECRET_TOKEN}", "Content-Type": "application/json"},
+        encode_chunked=True,
+    )
+    response = conn.getresponse()
+    assert response.status == 413
+    assert json.loads(response.read()) == {"detail": "Request body exceeds limit of 1048576 bytes."}
+
+
+def test_chunked_gzip_body_is_accepted(server, db):
+    payload = gzip.compress(json.dumps({"samples": [sample()]}).encode())
+    conn = server.connection()
+    conn.request(
+        "POST",
+        "/v1/ingest",
+        body=iter([payload[:10], payload[10:]]),
+        headers={
+            "Authorization": f"Bearer {SECRET_TOKEN}",
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        },
+        encode_chunked=True,
+    )
+    response = conn.getresponse()
+    assert (response.status, json.loads(response.read())) == (200, {"inserted": 1})
+
+
+def test_content_length_shorter_than_body_stores_nothing(server, db):
+    body = json.dumps({"samples": [sample()]}).encode()
+    headers = {
+        "Authorization": f"Bearer {SECRET_TOKEN}",
+        "Content-Type": "application/json",
+        "Content-Length": str(len(body) - 5),
+    }
+    conn = server.connection()
+    conn.putrequest("POST", "/v1/ingest")
+    for key, value in headers.items():
+        conn.putheader(key, value)
+    conn.endheaders()
+    conn.send(body)
+    response = conn.getresponse()
+    assert response.status == 400
+    assert db.execute("SELECT count(*) FROM sungrow_samples").fetchone() == (0,)
+
+
+def test_postgresql_down_is_503_then_recovers_without_restart(redis_url, tmp_path):
+    cluster = PgCluster().start()
+    url = cluster.url()
+    apply_schema(url, "UTC", lambda line: None)
+    server = Gunicorn(
+        make_env(
+            url, redis_url, DEVICE_TOKENS=f"{SECRET_TOKEN}:inverter-01", DB_POOL_TIMEOUT_S="1"
+        ),
+        tmp_path,
+    ).wait_ready()
+    try:
+        sent = [sample(f"2026-11-28T10:00:{s:02d}Z", pv_power_w=float(s)) for s in range(40)]
+        assert server.ingest(sent[:10])[0] == 200
+        cluster.stop()
+        for start in range(10, 40, 10):
+            status, headers, body = server.ingest(sent[start : start + 10])
+            assert status == 503, body
+            assert headers["Retry-After"].isdigit()
+            assert "detail" in json.loads(body)
+        cluster.start()
+        # An edge daemon retries every batch that was not acknowledged with 200.
+        deadline = time.monotonic() + 15
+        pending = [sent[i : i + 10] for i in range(10, 40, 10)]
+        while pending and time.monotonic() < deadline:
+            if server.ingest(pending[0])[0] == 200:
+                pending.pop(0)
+            else:
+                time.sleep(0.2)
+        assert not pending, "the server did not recover within 15 s of PostgreSQL's restart"
+        with psycopg.connect(url) as conn:
+            rows = conn.execute("SELECT pv_power_w FROM sungrow_samples ORDER BY ts").fetchall()
+        assert [row[0] for row in rows] == [float(s) for s in range(40)]
+        assert "Traceback" not in server.log.read_text()
+    finally:
+        server.stop()
+        cluster.destroy()
