@@ -35,7 +35,7 @@ def test_missing_variables_are_named_in_one_line():
 
 
 def test_blank_counts_as_missing():
-    with pytest.raises(ConfigError, match="Missing required environment variables: REDIS_URL$"):
+    with pytest.raises(ConfigError, match=r"Missing required environment variables: REDIS_URL$"):
         load_settings({**VALID, "REDIS_URL": "  "})
 
 
