@@ -6,11 +6,13 @@ from flask import Flask, current_app
 from psycopg_pool import ConnectionPool
 
 from .config import Settings
+from .samples import create_stage
 
 
 def _configure(conn) -> None:
     # Reads run as single statements; writes open an explicit `conn.transaction()`.
     conn.autocommit = True
+    create_stage(conn)
 
 
 def build_pool(settings: Settings) -> ConnectionPool:
