@@ -7,6 +7,7 @@ import secrets
 from flask import current_app, g, request
 
 from .errors import APIError
+from .throttle import FailedAuthThrottle, client_address
 
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -35,13 +36,29 @@ class TokenRegistry:
 
 
 def authenticate() -> None:
-    """`before_request` of the api blueprint: 401 unless a known bearer token is presented."""
+    """`before_request` of the api blueprint: 401 unless a known bearer token is presented.
+
+    An address with too many recent failures gets 429 before its token is even looked
+    at, so guessing cannot go faster than the throttle allows.
+    """
+    settings = current_app.config["SETTINGS"]
+    throttle = current_app.extensions["sungrow.throttle"]
+    address = client_address(request, settings.trusted_proxies)
+    wait = throttle.retry_after(address)
+    if wait is not None:
+        raise APIError(
+            429,
+            "Too many failed authentication attempts; try again later.",
+            {"Retry-After": str(wait)},
+        )
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
+        throttle.failed(address)
         raise APIError(401, "Missing authorization credentials.", CHALLENGE)
     device = current_app.extensions["sungrow.tokens"].device_for(token.strip())
     if device is None:
+        throttle.failed(address)
         raise APIError(401, "Invalid or expired token.", CHALLENGE)
     g.device_id = device
 
@@ -50,3 +67,12 @@ def require_device(device_id: str, detail: str = "Device ID does not match authe
     """403 unless `device_id` is the authenticated device."""
     if device_id != g.device_id:
         raise APIError(403, detail)
+
+
+def init_app(app) -> None:
+    """Hash the configured tokens once and set up the failed-auth throttle."""
+    settings = app.config["SETTINGS"]
+    app.extensions["sungrow.tokens"] = TokenRegistry(settings.device_tokens)
+    app.extensions["sungrow.throttle"] = FailedAuthThrottle(
+        settings.auth_fail_limit, settings.auth_fail_window_s
+    )

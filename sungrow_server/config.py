@@ -1,5 +1,6 @@
 """Typed, validated settings read from the environment (and an optional `.env`)."""
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -33,6 +34,9 @@ class Settings:
     statement_timeout_ms: int = 15000
     redis_timeout_ms: int = 100
     retry_after_s: int = 5
+    auth_fail_limit: int = 20
+    auth_fail_window_s: int = 60
+    trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
 
     def summary(self) -> str:
         """One secret-free line describing the settings in force."""
@@ -44,7 +48,9 @@ class Settings:
             f"max_request_bytes={self.max_request_bytes} db_pool_size={self.db_pool_size} "
             f"db_pool_timeout_s={self.db_pool_timeout_s:g} "
             f"statement_timeout_ms={self.statement_timeout_ms} "
-            f"redis_timeout_ms={self.redis_timeout_ms}"
+            f"redis_timeout_ms={self.redis_timeout_ms} "
+            f"auth_fail_limit={self.auth_fail_limit}/{self.auth_fail_window_s}s "
+            f"trusted_proxies={','.join(sorted(self.trusted_proxies)) or '-'}"
         )
 
 
@@ -113,6 +119,17 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _addresses(raw: str) -> frozenset[str]:
+    addresses = set()
+    for part in raw.split(","):
+        if part.strip():
+            try:
+                addresses.add(str(ipaddress.ip_address(part.strip())))
+            except ValueError:
+                raise ValueError("must be comma-separated IP addresses") from None
+    return frozenset(addresses)
+
+
 def _timezone(raw: str) -> str:
     name = raw.strip()
     try:
@@ -136,6 +153,9 @@ PARSERS = {
     "STATEMENT_TIMEOUT_MS": ("statement_timeout_ms", _int_at_least(1)),
     "REDIS_TIMEOUT_MS": ("redis_timeout_ms", _int_at_least(1)),
     "RETRY_AFTER_S": ("retry_after_s", _int_at_least(1)),
+    "AUTH_FAIL_LIMIT": ("auth_fail_limit", _int_at_least(0)),
+    "AUTH_FAIL_WINDOW_S": ("auth_fail_window_s", _int_at_least(1)),
+    "TRUSTED_PROXIES": ("trusted_proxies", lambda raw: _addresses(raw)),
 }
 
 
