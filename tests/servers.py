@@ -1,15 +1,20 @@
 """Throwaway PostgreSQL clusters and Redis servers that the tests own, on free ports."""
 
+import http.client
+import json
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import redis
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -205,3 +210,77 @@ class RedisServer:
             self.process.kill()
             self.process.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Gunicorn:
+    """gunicorn started as the README says, from a directory without a .env."""
+
+    def __init__(self, env: dict[str, str], cwd: Path):
+        self.port = free_port()
+        self._connections: list[http.client.HTTPConnection] = []
+        self.log = cwd / "gunicorn.log"
+        full_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("FLASK_")},
+            **env,
+            "PYTHONPATH": str(REPO),
+        }
+        with self.log.open("wb") as log:
+            self.process = self._spawn(full_env, cwd, log)
+
+    def _spawn(self, env, cwd, log) -> subprocess.Popen:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(REPO / "gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "wsgi:app",
+            ],
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 15) -> "Gunicorn":
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.request("GET", "/health")[0] == 200:
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"gunicorn did not start:\n{self.log.read_text()}")
+
+    def connection(self) -> http.client.HTTPConnection:
+        """A connection for a hand-made request; closed when the server stops."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        self._connections.append(conn)
+        return conn
+
+    def request(self, method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def ingest(self, samples, token):
+        body = json.dumps({"samples": samples}).encode()
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        return self.request("POST", "/v1/ingest", body, headers)
+
+    def stop(self):
+        for conn in self._connections:
+            conn.close()
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

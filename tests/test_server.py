@@ -1,22 +1,17 @@
 """The server as users run it: gunicorn with gunicorn.conf.py, over real HTTP."""
 
 import gzip
-import http.client
 import json
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from sungrow_server.schema import apply_schema
 from tests.conftest import make_env, sample
-from tests.servers import PgCluster, free_port
+from tests.servers import Gunicorn, PgCluster
 
-REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 SECRET_TOKEN = "tok-very-secret-4242"
 
@@ -24,80 +19,6 @@ SECRET_TOKEN = "tok-very-secret-4242"
 @pytest.fixture(params=["postgresql"])
 def edition(request):
     return request.param
-
-
-class Gunicorn:
-    """gunicorn started as README says, from a directory without a .env."""
-
-    def __init__(self, env: dict[str, str], cwd: Path):
-        self.port = free_port()
-        self._connections: list[http.client.HTTPConnection] = []
-        self.log = cwd / "gunicorn.log"
-        full_env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("FLASK_")},
-            **env,
-            "PYTHONPATH": str(REPO),
-        }
-        with self.log.open("wb") as log:
-            self.process = self._spawn(full_env, cwd, log)
-
-    def _spawn(self, env, cwd, log) -> subprocess.Popen:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                str(REPO / "gunicorn.conf.py"),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "wsgi:app",
-            ],
-            cwd=cwd,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 15) -> "Gunicorn":
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if self.request("GET", "/health")[0] == 200:
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"gunicorn did not start:\n{self.log.read_text()}")
-
-    def connection(self) -> http.client.HTTPConnection:
-        """A connection for a hand-made request; closed when the server stops."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        self._connections.append(conn)
-        return conn
-
-    def request(self, method, path, body=None, headers=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            response = conn.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
-        finally:
-            conn.close()
-
-    def ingest(self, samples, token=SECRET_TOKEN):
-        body = json.dumps({"samples": samples}).encode()
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        return self.request("POST", "/v1/ingest", body, headers)
-
-    def stop(self):
-        for conn in self._connections:
-            conn.close()
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture
@@ -129,7 +50,7 @@ def test_bad_environment_stops_gunicorn_with_one_line(tmp_path):
 
 
 def test_serves_the_contract_and_logs_no_secret(server, server_env):
-    status, _, body = server.ingest([sample()])
+    status, _, body = server.ingest([sample()], SECRET_TOKEN)
     assert (status, json.loads(body)) == (200, {"inserted": 1})
     auth = {"Authorization": f"Bearer {SECRET_TOKEN}"}
     status, headers, body = server.request("GET", "/v1/realtime?device_id=inverter-01", None, auth)
@@ -209,10 +130,10 @@ def test_postgresql_down_is_503_then_recovers_without_restart(redis_url, tmp_pat
     ).wait_ready()
     try:
         sent = [sample(f"2026-11-28T10:00:{s:02d}Z", pv_power_w=float(s)) for s in range(40)]
-        assert server.ingest(sent[:10])[0] == 200
+        assert server.ingest(sent[:10], SECRET_TOKEN)[0] == 200
         cluster.stop()
         for start in range(10, 40, 10):
-            status, headers, body = server.ingest(sent[start : start + 10])
+            status, headers, body = server.ingest(sent[start : start + 10], SECRET_TOKEN)
             assert status == 503, body
             assert headers["Retry-After"].isdigit()
             assert "detail" in json.loads(body)
@@ -221,7 +142,7 @@ def test_postgresql_down_is_503_then_recovers_without_restart(redis_url, tmp_pat
         deadline = time.monotonic() + 15
         pending = [sent[i : i + 10] for i in range(10, 40, 10)]
         while pending and time.monotonic() < deadline:
-            if server.ingest(pending[0])[0] == 200:
+            if server.ingest(pending[0], SECRET_TOKEN)[0] == 200:
                 pending.pop(0)
             else:
                 time.sleep(0.2)
