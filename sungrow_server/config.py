@@ -120,13 +120,15 @@ def _positive_float(raw: str) -> float:
 
 
 def _addresses(raw: str) -> frozenset[str]:
+    if raw.strip().lower() == "none":
+        return frozenset()
     addresses = set()
     for part in raw.split(","):
         if part.strip():
             try:
                 addresses.add(str(ipaddress.ip_address(part.strip())))
             except ValueError:
-                raise ValueError("must be comma-separated IP addresses") from None
+                raise ValueError("must be comma-separated IP addresses, or none") from None
     return frozenset(addresses)
 
 

@@ -158,3 +158,20 @@ def test_server_settings():
     )
     with pytest.raises(ConfigError, match="WORKERS"):
         load_server_settings({"WORKERS": "0"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("10.0.0.5, ::1", {"10.0.0.5", "::1"}),
+        ("none", set()),
+        ("0:0:0:0:0:0:0:1", {"::1"}),
+    ],
+)
+def test_trusted_proxies(raw, expected):
+    assert load_settings({**VALID, "TRUSTED_PROXIES": raw}).trusted_proxies == expected
+
+
+def test_trusted_proxies_must_be_addresses():
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        load_settings({**VALID, "TRUSTED_PROXIES": "nginx.local"})

@@ -1,0 +1,66 @@
+"""Hostile or broken requests: each gets a clear 4xx and stores nothing."""
+
+import json
+
+import pytest
+
+from tests.conftest import AUTH, sample, stored_rows
+
+
+@pytest.fixture(params=["postgresql"])
+def edition(request):
+    return request.param
+
+
+def post(client, raw: bytes | str):
+    return client.post("/v1/ingest", data=raw, headers={**AUTH, "Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        ("[" * 50000 + "]" * 50000, 400),  # nesting deeper than the parser goes
+        ('{"samples": [' + "[" * 5000 + "]" * 5000 + "]}", 400),  # small but deep
+        (json.dumps({"samples": [sample(pv_power_w=1)]}).replace(": 1,", ": 1e400,"), 422),
+        (json.dumps({"samples": [sample()]}).replace("1200.0", "NaN"), 400),
+        (json.dumps({"samples": [sample()]}).replace("1200.0", "-Infinity"), 400),
+        (json.dumps({"samples": [sample(device_id="x" * 900_000)]}), 403),
+        (json.dumps({"samples": [sample(device_id="x" * 2_000_000)]}), 413),
+        (json.dumps({"samples": [sample(device_id="inverter-01\u0000\u001b[2J")]}), 403),
+        (json.dumps({"samples": [sample(device_id="y" * 10_000)]}), 403),
+        (json.dumps({"samples": [sample(ts="0001-01-01T00:00:00+00:00")]}), 422),
+        (json.dumps({"samples": [sample(ts="9999-12-31T23:59:59+00:00")]}), 422),
+        (json.dumps({"samples": [sample(ts="2026-11-28T10:00:00+25:00")]}), 422),
+        (json.dumps({"samples": [sample(ts="2026-11-28T10:00:00" + "0" * 100)]}), 422),
+        ('{"samples": [], "samples": []}', 400),  # duplicate keys
+        ('{"samples": [{"device_id": "inverter-01", "device_id": "inverter-02"}]}', 400),
+        (b'{"samples": ["\xc3\x28"]}', 400),  # invalid UTF-8
+        ('{"samples": "' + "s" * 1_000_000 + '"}', 422),
+        ("", 400),
+        ("null", 422),
+        ("12", 422),
+    ],
+)
+def test_abuse_is_a_clear_4xx_and_stores_nothing(client, db, raw, status):
+    response = post(client, raw)
+    assert response.status_code == status
+    assert "detail" in response.json
+    assert stored_rows(db) == [] and stored_rows(db, "inverter-02") == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "device_id=inverter-01&device_id=inverter-02",
+        "device_id=" + "z" * 3000,
+        "device_id=inverter-01&frame=day&frame=week",
+        "device_id=%00%ff",
+        "&".join(f"p{i}=1" for i in range(500)) + "&device_id=inverter-01",
+    ],
+)
+def test_odd_query_strings_are_answered(client, query):
+    response = client.get(f"/v1/series?{query}", headers=AUTH)
+    assert response.status_code in (200, 403, 422)
+    assert "detail" in response.json or response.json["device_id"] == "inverter-01"
+    realtime = client.get(f"/v1/realtime?{query}", headers=AUTH)
+    assert realtime.status_code in (403, 404, 422)
