@@ -1,7 +1,8 @@
 """marshmallow schemas for ingest bodies and query arguments."""
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
@@ -138,10 +139,51 @@ class RealtimeQueryArgsSchema(Schema):
     device_id = Text(required=True, validate=validate.Length(min=1, error="Field required"))
 
 
-class SeriesQueryArgsSchema(RealtimeQueryArgsSchema):
-    """Query arguments of GET /v1/series; the frame is checked by the view (its own 422)."""
+class ZoneName(Text):
+    """An IANA time zone name."""
 
-    frame = Text(load_default="day")
+    default_error_messages = {
+        **Text.default_error_messages,
+        "zone": "Unknown time zone; use an IANA name such as Europe/Berlin",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        name = super()._deserialize(value, attr, data, **kwargs).strip()
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.make_error("zone") from None
+        return name
+
+
+class RangeBound(Text):
+    """A range bound: an ISO 8601 timestamp (no offset: UTC) or a date (local midnight)."""
+
+    default_error_messages = {
+        **Text.default_error_messages,
+        "bound": "Input should be an ISO 8601 date or datetime",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        raw = super()._deserialize(value, attr, data, **kwargs).strip()
+        try:
+            if len(raw) == 10:
+                return date.fromisoformat(raw)
+            parsed = datetime.fromisoformat(raw)
+        except ValueError:
+            raise self.make_error("bound") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class SeriesQueryArgsSchema(RealtimeQueryArgsSchema):
+    """Query arguments of GET /v1/series; frame and resolution are checked by the view."""
+
+    frame = Text()
+    resolution = Text()
+    tz = ZoneName()
+    start = RangeBound(data_key="from")
+    end = RangeBound(data_key="to")
+    format = Text(validate=validate.OneOf(["json", "csv"], error="Input should be 'json' or 'csv'"))
 
 
 ingest_batch_schema = IngestBatchSchema()

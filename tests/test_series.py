@@ -204,6 +204,10 @@ def test_other_database_errors_are_not_swallowed(client, db, caplog):
     db.execute("DROP MATERIALIZED VIEW IF EXISTS sungrow_daily CASCADE")
     db.execute("DROP MATERIALIZED VIEW IF EXISTS sungrow_hourly CASCADE")
     db.execute("CREATE VIEW sungrow_hourly AS SELECT 1 AS nothing")
+    db.execute(
+        "INSERT INTO sungrow_schema_state VALUES ('rollup_timezone', 'UTC') "
+        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+    )
     with caplog.at_level(logging.ERROR):
         response = client.get("/v1/series?device_id=inverter-01&frame=day", headers=AUTH)
     assert response.status_code == 500
