@@ -18,3 +18,9 @@ CREATE TABLE IF NOT EXISTS sungrow_schema_state (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- Derived per sample, for energy per bucket (see sungrow_server/energy.py): seconds
+-- since the device's previous sample, and the PV energy of that interval. Kept by the
+-- ingest statement; filled for older rows by init-db.
+ALTER TABLE sungrow_samples ADD COLUMN IF NOT EXISTS interval_s DOUBLE PRECISION;
+ALTER TABLE sungrow_samples ADD COLUMN IF NOT EXISTS pv_energy_kwh DOUBLE PRECISION;

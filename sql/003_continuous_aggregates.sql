@@ -6,7 +6,9 @@
 -- keeps sums and counts, not averages, and is built on the level below, so every answer
 -- stays an exact mean over raw samples and no level rescans a month of raw rows.
 -- Real-time aggregation is on: what is not yet materialised is read from the level below
--- at query time, so data ingested a moment ago is in every answer. The policies' windows
+-- at query time, so data ingested a moment ago is in every answer. Energies and the
+-- covered time follow sungrow_server/energy.py (an interval longer than its MAX_GAP_S
+-- is a gap: no data, no energy). The policies' windows
 -- reach back to the beginning of time: late samples (an edge flushing days of spool)
 -- are re-materialised by the next runs, and only invalidated buckets are recomputed.
 CREATE MATERIALIZED VIEW IF NOT EXISTS sungrow_hourly
@@ -20,7 +22,14 @@ SELECT device_id,
        sum(battery_power_w) AS sum_battery_power_w,
        sum(battery_soc_pct) AS sum_battery_soc_pct,
        sum(load_power_w) AS sum_load_power_w,
-       sum(export_power_w) AS sum_export_power_w
+       sum(export_power_w) AS sum_export_power_w,
+       sum({usable}) AS covered_s,
+       sum(pv_energy_kwh) AS pv_energy_kwh,
+       sum(greatest(load_power_w, 0) * {usable}) / 3600000.0 AS load_energy_kwh,
+       sum(greatest(export_power_w, 0) * {usable}) / 3600000.0 AS export_energy_kwh,
+       sum(greatest(-export_power_w, 0) * {usable}) / 3600000.0 AS import_energy_kwh,
+       sum(greatest(battery_power_w, 0) * {usable}) / 3600000.0 AS battery_charge_kwh,
+       sum(greatest(-battery_power_w, 0) * {usable}) / 3600000.0 AS battery_discharge_kwh
 FROM sungrow_samples
 GROUP BY device_id, 2
 WITH NO DATA;
@@ -36,7 +45,14 @@ SELECT device_id,
        sum(sum_battery_power_w) AS sum_battery_power_w,
        sum(sum_battery_soc_pct) AS sum_battery_soc_pct,
        sum(sum_load_power_w) AS sum_load_power_w,
-       sum(sum_export_power_w) AS sum_export_power_w
+       sum(sum_export_power_w) AS sum_export_power_w,
+       sum(covered_s) AS covered_s,
+       sum(pv_energy_kwh) AS pv_energy_kwh,
+       sum(load_energy_kwh) AS load_energy_kwh,
+       sum(export_energy_kwh) AS export_energy_kwh,
+       sum(import_energy_kwh) AS import_energy_kwh,
+       sum(battery_charge_kwh) AS battery_charge_kwh,
+       sum(battery_discharge_kwh) AS battery_discharge_kwh
 FROM sungrow_hourly
 GROUP BY device_id, 2
 WITH NO DATA;
@@ -52,7 +68,14 @@ SELECT device_id,
        sum(sum_battery_power_w) AS sum_battery_power_w,
        sum(sum_battery_soc_pct) AS sum_battery_soc_pct,
        sum(sum_load_power_w) AS sum_load_power_w,
-       sum(sum_export_power_w) AS sum_export_power_w
+       sum(sum_export_power_w) AS sum_export_power_w,
+       sum(covered_s) AS covered_s,
+       sum(pv_energy_kwh) AS pv_energy_kwh,
+       sum(load_energy_kwh) AS load_energy_kwh,
+       sum(export_energy_kwh) AS export_energy_kwh,
+       sum(import_energy_kwh) AS import_energy_kwh,
+       sum(battery_charge_kwh) AS battery_charge_kwh,
+       sum(battery_discharge_kwh) AS battery_discharge_kwh
 FROM sungrow_daily
 GROUP BY device_id, 2
 WITH NO DATA;

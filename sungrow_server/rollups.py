@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 from psycopg import Connection, errors, sql
 
+from .energy import SUMS
+
 RESOLUTIONS = ("5min", "hour", "day", "month")  # finest first
 FRAMES = {"day": "hour", "month": "day", "year": "month", "all": "month"}
 # The rollup views, by the resolution of their buckets.
@@ -18,6 +20,7 @@ MIN_LENGTH = {
     "day": timedelta(hours=23),
     "month": timedelta(days=28),
 }
+ENERGIES = tuple(name for name in SUMS if name != "covered_s")
 FIELDS = (
     "bucket",
     "avg_pv_power_w",
@@ -27,7 +30,13 @@ FIELDS = (
     "avg_load_power_w",
     "avg_export_power_w",
     "sample_count",
+    *ENERGIES,
+    "coverage",
+    "incomplete",
 )
+SUMMED = (*ENERGIES, "covered_s")  # the query's last columns, in this order
+# A bucket is complete once it has ended and samples cover this share of it.
+COMPLETE_COVERAGE = 0.95
 
 # Buckets in the zone, counted from local midnight of 2000-01-01 (as the aggregates are):
 # local 5-minute steps and hours, local days and months, DST-correct.
@@ -56,7 +65,8 @@ ROLLUP = {
 QUERY = """
 SELECT {bucket} AS b,
        {sum_pv} / {n}, {max_pv}, {sum_battery} / {n}, {sum_soc} / {n},
-       {sum_load} / {n}, {sum_export} / {n}, ({samples})::bigint
+       {sum_load} / {n}, {sum_export} / {n}, ({samples})::bigint,
+       {energies}
 FROM {source}
 WHERE device_id = %(device_id)s
   AND {time} >= %(start)s::timestamptz AND {time} < %(end)s::timestamptz
@@ -99,12 +109,14 @@ def frame_request(device_id: str, frame: str, timezone: str) -> SeriesRequest:
 
 def bucket_count(request: SeriesRequest) -> int:
     """At most how many buckets the request's range can hold."""
-    return int((request.end - request.start) / MIN_LENGTH[request.resolution]) + 1
+    span = request.end.astimezone(UTC) - request.start.astimezone(UTC)
+    return int(span / MIN_LENGTH[request.resolution]) + 1
 
 
 def truncate(moment: datetime, resolution: str, timezone: str) -> datetime:
     """The start of the bucket (hour, day or month, local) that holds `moment`."""
     zone = ZoneInfo(timezone)
+    moment = moment.astimezone(UTC)  # arithmetic on instants, not on wall-clock times
     local = moment.astimezone(zone)
     if resolution == "hour":
         return moment - timedelta(
@@ -193,6 +205,7 @@ def build_query(request: SeriesRequest, level: str | None) -> sql.SQL:
         samples=parts["samples"],
         source=VIEWS[level] if level else "sungrow_samples",
         time=parts["time"],
+        energies=", ".join(SUMS[n] if level is None else f"sum({n})" for n in SUMMED),
         **{key: parts["sum"].format(name=name) for key, name in names.items()},
     )
     return sql.SQL(text)  # every piece above is a fixed fragment of this module
@@ -212,6 +225,7 @@ def series(conn: Connection, request: SeriesRequest, views_timezone: str | None)
         "start": request.start or "-infinity",
         "end": request.end or "infinity",
     }
+    rows = None
     for level in usable_views(request, views_timezone):
         try:
             rows = conn.execute(build_query(request, level), params).fetchall()
@@ -219,6 +233,38 @@ def series(conn: Connection, request: SeriesRequest, views_timezone: str | None)
             if not conn.autocommit:
                 conn.rollback()
             break
-        return [dict(zip(FIELDS, row, strict=True)) for row in rows]
-    rows = conn.execute(build_query(request, None), params).fetchall()
-    return [dict(zip(FIELDS, row, strict=True)) for row in rows]
+        break
+    if rows is None:
+        rows = conn.execute(build_query(request, None), params).fetchall()
+    return [shape(row, request) for row in rows]
+
+
+def shape(row: tuple, request: SeriesRequest, now: datetime | None = None) -> dict:
+    """A bucket as the API gives it: averages, sums, energies, coverage of its span."""
+    *values, covered_s = row
+    bucket = dict(zip(FIELDS[: len(values)], values, strict=True))
+    for name in ENERGIES:
+        bucket[name] = bucket[name] or 0.0
+    start = bucket["bucket"]
+    end = bucket_end(start, request.resolution, request.timezone)
+    span_start = max(start, request.start) if request.start else start
+    span_end = min(end, request.end) if request.end else end
+    # In UTC: Python subtracts datetimes of the same zone as wall-clock times.
+    seconds = (span_end.astimezone(UTC) - span_start.astimezone(UTC)).total_seconds()
+    bucket["coverage"] = min(1.0, (covered_s or 0.0) / seconds) if seconds > 0 else 0.0
+    ended = end <= (now or datetime.now(UTC))
+    bucket["incomplete"] = not ended or bucket["coverage"] < COMPLETE_COVERAGE
+    return bucket
+
+
+def bucket_end(start: datetime, resolution: str, timezone: str) -> datetime:
+    """Where the bucket that begins at `start` ends (the next local day or month)."""
+    if resolution in ("5min", "hour"):
+        return start + MIN_LENGTH[resolution]
+    zone = ZoneInfo(timezone)
+    local = start.astimezone(zone)
+    if resolution == "day":
+        following = local.date() + timedelta(days=1)
+        return datetime(following.year, following.month, following.day, tzinfo=zone)
+    year, month = divmod(local.year * 12 + local.month, 12)
+    return datetime(year, month + 1, 1, tzinfo=zone)

@@ -6,8 +6,12 @@ from pathlib import Path
 import psycopg
 from psycopg import Connection, sql
 
+from .energy import RECOMPUTE_ALL, USABLE_ROW
+
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 VIEWS = ("sungrow_monthly", "sungrow_daily", "sungrow_hourly")  # drop order
+# Bumped whenever sql/003 changes what the views hold, so init-db rebuilds them.
+ROLLUP_VERSION = "2"
 
 NOT_PRELOADED = (
     "WARNING: TimescaleDB is installed on this PostgreSQL server but not loaded "
@@ -95,10 +99,9 @@ def header(path: Path) -> dict[str, str]:
 
 
 def render(path: Path, timezone: str) -> sql.Composed:
-    """A file with its placeholders filled: the zone and the buckets' origin in it."""
-    text = path.read_text().replace("{", "{{").replace("}", "}}")
-    text = text.replace("{{timezone}}", "{timezone}").replace("{{origin}}", "{origin}")
-    return sql.SQL(text).format(
+    """A file with its placeholders ({timezone}, {origin}, {usable}) filled; no other braces."""
+    return sql.SQL(path.read_text()).format(
+        usable=sql.SQL(USABLE_ROW),
         timezone=sql.Literal(timezone),
         origin=sql.SQL("('2000-01-01 00:00'::timestamp AT TIME ZONE {})").format(
             sql.Literal(timezone)
@@ -161,37 +164,65 @@ def apply_schema(database_url: str, timezone: str, say) -> Capabilities:
     """Create or upgrade the schema in place; `say(line)` reports each step."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         caps = detect(conn)
-        for path in sql_files():
-            requires = header(path).get("requires")
-            if requires and not getattr(caps, requires):
+        files = [p for p in sql_files() if _offered(caps, p)]
+        for path in files:
+            if header(path).get("requires") == "continuous_aggregates":
                 continue
-            if requires == "continuous_aggregates":
-                _rebuild_if_zone_changed(conn, timezone, say)
-                fresh = not views_present(conn)
-            statement = render(path, timezone)
-            if "autocommit" in header(path):
-                conn.execute(statement)
-            else:
-                with conn.transaction():
-                    conn.execute(statement)
+            _apply(conn, path, timezone)
             say(f"applied {path.name}")
-            if requires == "continuous_aggregates":
-                record(conn, "rollup_timezone", timezone)
-                if fresh:
-                    refresh_aggregates(conn)
-                    say(f"continuous aggregates built and materialised in time zone {timezone}")
+        _derive(conn, timezone, say)
+        for path in files:
+            if header(path).get("requires") != "continuous_aggregates":
+                continue
+            _rebuild_if_changed(conn, timezone, say)
+            fresh = not views_present(conn)
+            _apply(conn, path, timezone)
+            say(f"applied {path.name}")
+            record(conn, "rollup_timezone", timezone)
+            record(conn, "rollup_version", ROLLUP_VERSION)
+            if fresh:
+                refresh_aggregates(conn)
+                say(f"continuous aggregates built and materialised in time zone {timezone}")
         _report(caps, timezone, say)
     return caps
 
 
-def _rebuild_if_zone_changed(conn: Connection, timezone: str, say) -> None:
-    built_for = state(conn, "rollup_timezone")
-    if built_for and built_for != timezone and views_present(conn):
-        for view in VIEWS:
-            conn.execute(
-                sql.SQL("DROP MATERIALIZED VIEW IF EXISTS {} CASCADE").format(sql.Identifier(view))
-            )
-        say(f"TIMEZONE changed from {built_for} to {timezone}: dropped the rollups to rebuild them")
+def _offered(caps: Capabilities, path: Path) -> bool:
+    requires = header(path).get("requires")
+    return not requires or getattr(caps, requires)
+
+
+def _apply(conn: Connection, path: Path, timezone: str) -> None:
+    statement = render(path, timezone)
+    if "autocommit" in header(path):
+        conn.execute(statement)
+    else:
+        with conn.transaction():
+            conn.execute(statement)
+
+
+def _derive(conn: Connection, timezone: str, say) -> None:
+    """Fill each sample's interval and PV energy where new, or where the zone changed."""
+    if state(conn, "derived_timezone") == timezone:
+        return
+    with conn.transaction():
+        rows = conn.execute(RECOMPUTE_ALL, {"timezone": timezone}).rowcount
+        record(conn, "derived_timezone", timezone)
+    say(f"derived interval and PV energy of {rows} stored samples (time zone {timezone})")
+
+
+def _rebuild_if_changed(conn: Connection, timezone: str, say) -> None:
+    built = (state(conn, "rollup_timezone"), state(conn, "rollup_version"))
+    if built == (timezone, ROLLUP_VERSION) or not views_present(conn):
+        return
+    for view in VIEWS:
+        conn.execute(
+            sql.SQL("DROP MATERIALIZED VIEW IF EXISTS {} CASCADE").format(sql.Identifier(view))
+        )
+    if built[0] != timezone:
+        say(f"TIMEZONE changed from {built[0]} to {timezone}: dropped the rollups to rebuild them")
+    else:
+        say("The rollups' definition changed: dropped them to rebuild them")
 
 
 def _report(caps: Capabilities, timezone: str, say) -> None:

@@ -213,3 +213,45 @@ def test_database_unreachable_is_one_line(redis_url, tmp_path):
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("Error: database error: OperationalError")
     assert "hunter2" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("fresh_database", ["tsl"], indirect=True)
+def test_refresh_aggregates_command_heals_backfill(fresh_database, redis_url):
+    assert init_db(fresh_database, redis_url).exit_code == 0
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO sungrow_samples (device_id, ts, pv_power_w, battery_power_w, "
+            "battery_soc_pct, load_power_w, export_power_w) "
+            "SELECT 'inverter-01', t, 1, 0, 50, 1, 0 "
+            "FROM generate_series('2026-01-01'::timestamptz, '2026-01-02', '1 hour') t"
+        )
+        app = create_app(make_env(fresh_database, redis_url))
+        try:
+            result = app.test_cli_runner().invoke(
+                args=["refresh-aggregates", "--from", "2025-12-01", "--to", "2026-02-01"]
+            )
+        finally:
+            close_app(app)
+        assert result.exit_code == 0, result.output
+        assert "Refreshed" in result.output
+        materialised = conn.execute(
+            "SELECT sum(n_rows) FROM sungrow_daily WHERE bucket < '2026-01-03'"
+        ).fetchone()
+        assert materialised == (25,)
+        # materialised for real, not only through real-time aggregation
+        conn.execute(
+            "ALTER MATERIALIZED VIEW sungrow_daily SET (timescaledb.materialized_only = true)"
+        )
+        assert conn.execute("SELECT sum(n_rows) FROM sungrow_daily").fetchone() == (25,)
+
+
+@pytest.mark.parametrize("fresh_database", ["apache"], indirect=True)
+def test_refresh_aggregates_without_aggregates_says_so(fresh_database, redis_url):
+    assert init_db(fresh_database, redis_url).exit_code == 0
+    app = create_app(make_env(fresh_database, redis_url))
+    try:
+        result = app.test_cli_runner().invoke(args=["refresh-aggregates"])
+    finally:
+        close_app(app)
+    assert result.exit_code == 0
+    assert "No continuous aggregates here" in result.output

@@ -37,19 +37,66 @@ def local_bucket(ts: datetime, resolution: str, zone: str) -> datetime:
     return datetime(local.year, local.month, 1 if resolution == "month" else local.day, tzinfo=tz)
 
 
-def recompute(samples, resolution, zone, start, end):
-    groups = defaultdict(list)
-    for item in samples:
+MAX_GAP_S = 300
+
+
+def derive(samples, site_zone):
+    """Each sample's usable interval and PV energy, by the documented method, in Python."""
+    out, prev = [], None
+    tz = ZoneInfo(site_zone)
+    for item in sorted(samples, key=lambda s: datetime.fromisoformat(s["ts"])):
         ts = datetime.fromisoformat(item["ts"])
+        interval = (ts - prev[0]).total_seconds() if prev else None
+        usable = interval if interval is not None and interval <= MAX_GAP_S else 0.0
+        counter = item["pv_daily_kwh"]
+        new_day = prev is None or prev[0].astimezone(tz).date() != ts.astimezone(tz).date()
+        if counter is not None and new_day:
+            pv = counter
+        elif counter is not None and prev[1] is not None:
+            pv = counter - prev[1] if counter >= prev[1] else counter
+        else:
+            pv = max(item["pv_power_w"], 0.0) * usable / 3.6e6
+        out.append((ts, item, usable, pv))
+        prev = (ts, counter)
+    return out
+
+
+def bucket_end(start, resolution, zone):
+    if resolution in ("5min", "hour"):
+        return start + timedelta(minutes=5 if resolution == "5min" else 60)
+    local = start.astimezone(ZoneInfo(zone))
+    if resolution == "day":
+        nxt = local.date() + timedelta(days=1)
+        return datetime(nxt.year, nxt.month, nxt.day, tzinfo=ZoneInfo(zone))
+    return datetime(local.year + local.month // 12, local.month % 12 + 1, 1, tzinfo=ZoneInfo(zone))
+
+
+def recompute(samples, resolution, zone, start, end, site_zone=None):
+    groups = defaultdict(list)
+    for ts, item, usable, pv in derive(samples, site_zone or zone):
         if start <= ts < end:
-            groups[local_bucket(ts, resolution, zone).astimezone(UTC)].append(item)
+            groups[local_bucket(ts, resolution, zone)].append((item, usable, pv))
     out = []
     for bucket in sorted(groups):
-        rows = groups[bucket]
-        entry = {"bucket": bucket.isoformat(), "sample_count": sum(r["sample_count"] for r in rows)}
+        rows = [r[0] for r in groups[bucket]]
+        entry = {"bucket": bucket.astimezone(UTC).isoformat()}
+        entry["sample_count"] = sum(r["sample_count"] for r in rows)
         entry["max_pv_power_w"] = max(r["pv_power_w"] for r in rows)
         for name in FIELDS:
             entry[f"avg_{name}"] = sum(r[name] for r in rows) / len(rows)
+
+        def energy(power, sign, members=groups[bucket]):
+            return sum(max(sign * i[power], 0.0) * u for i, u, _ in members) / 3.6e6
+
+        entry["pv_energy_kwh"] = sum(pv for _, _, pv in groups[bucket])
+        entry["load_energy_kwh"] = energy("load_power_w", 1)
+        entry["export_energy_kwh"] = energy("export_power_w", 1)
+        entry["import_energy_kwh"] = energy("export_power_w", -1)
+        entry["battery_charge_kwh"] = energy("battery_power_w", 1)
+        entry["battery_discharge_kwh"] = energy("battery_power_w", -1)
+        last = min(bucket_end(bucket, resolution, zone), end).astimezone(UTC)
+        span = (last - max(bucket, start).astimezone(UTC)).total_seconds()
+        entry["coverage"] = min(1.0, sum(u for _, u, _ in groups[bucket]) / span)
         out.append(entry)
     return out
 
@@ -58,19 +105,30 @@ def assert_same(answer, expected):
     assert [b["bucket"] for b in answer] == [b["bucket"] for b in expected]
     for got, want in zip(answer, expected, strict=True):
         for key, value in want.items():
-            assert got[key] == (value if key == "bucket" else pytest.approx(value, rel=1e-9)), key
+            expected = value if key == "bucket" else pytest.approx(value, rel=1e-9, abs=1e-9)
+            assert got[key] == expected, (got["bucket"], key)
 
 
 def make_data(first_day: str, last_day: str, zone: str, gap_hours: int = 7) -> tuple[list, list]:
-    """5-minute samples with a gap in the middle; and late samples for the first days."""
-    start = datetime.fromisoformat(first_day).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
-    end = datetime.fromisoformat(last_day).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    """5-minute samples with a gap in the middle, the inverter's daily counter (restarting
+    at local midnight, reset once by a reboot, missing for a while), and late samples."""
+    tz = ZoneInfo(zone)
+    start = datetime.fromisoformat(first_day).replace(tzinfo=tz).astimezone(UTC)
+    end = datetime.fromisoformat(last_day).replace(tzinfo=tz).astimezone(UTC)
     gap = (start + (end - start) / 2, start + (end - start) / 2 + timedelta(hours=gap_hours))
-    data, late, i, ts = [], [], 0, start
+    data, late, i, ts, counter, day = [], [], 0, start, 0.0, None
     while ts < end:
+        pv = float((i * 37) % 5000)
+        if ts.astimezone(tz).date() != day:
+            day, counter = ts.astimezone(tz).date(), 0.0
+        counter += pv * 300 / 3.6e6
+        if i == 400:
+            counter = 0.0  # the inverter rebooted
+        reported = None if 600 <= i < 640 else round(counter, 3)
         item = sample(
             ts.isoformat(),
-            pv_power_w=float((i * 37) % 5000),
+            pv_power_w=pv,
+            pv_daily_kwh=reported,
             battery_power_w=float((i * 13) % 3000 - 1500),
             battery_soc_pct=float(i % 101),
             load_power_w=float((i * 11) % 2000),
@@ -158,7 +216,8 @@ def test_tz_parameter_overrides_site_zone(client, zone):
     for resolution in ("hour", "day", "month"):
         response = get(client, tz=zone, **{"from": first, "to": last, "resolution": resolution})
         assert response.json["timezone"] == zone
-        assert_same(response.json["series"], recompute(data + late, resolution, zone, start, end))
+        expected = recompute(data + late, resolution, zone, start, end, site_zone="UTC")
+        assert_same(response.json["series"], expected)
 
 
 def test_frames_answer_in_the_requested_zone(client):
@@ -168,13 +227,16 @@ def test_frames_answer_in_the_requested_zone(client):
     zone = "Pacific/Kiritimati"  # UTC+14: its today starts on yesterday's UTC date
     answer = get(client, frame="day", tz=zone).json
     today = datetime.now(ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)
-    expected = recompute(data, "hour", zone, today, today + timedelta(days=1))
+    expected = recompute(data, "hour", zone, today, today + timedelta(days=1), site_zone="UTC")
+    for bucket in expected:
+        bucket.pop("coverage")  # the current hour's share depends on the clock
     assert answer["timezone"] == zone and answer["frame"] == "day"
     assert_same(answer["series"], expected)
 
 
 def test_timestamps_with_offsets_bound_the_range(client):
-    data, _ = make_data("2026-05-01", "2026-05-02", "UTC")
+    data, late = make_data("2026-05-01", "2026-05-02", "UTC")
+    data += late
     ingest(client, data)
     bounds = {
         "from": "2026-05-01T10:30:00%2B02:00",
@@ -183,6 +245,7 @@ def test_timestamps_with_offsets_bound_the_range(client):
     answer = get(client, resolution="hour", **bounds).json["series"]
     start, end = datetime(2026, 5, 1, 8, 30, tzinfo=UTC), datetime(2026, 5, 1, 12, tzinfo=UTC)
     assert_same(answer, recompute(data, "hour", "UTC", start, end))
+    assert answer[0]["coverage"] == pytest.approx(1.0)  # measured over the half hour asked for
     assert answer[0]["bucket"] == "2026-05-01T08:00:00+00:00"
     assert answer[0]["sample_count"] == sum(
         s["sample_count"]
@@ -281,3 +344,70 @@ def test_coarsest_exact_rollup_is_chosen():
         == []
     )
     assert usable_views(aligned_months, None) == []
+
+
+def test_daily_pv_is_the_inverters_own_counter(client):
+    # One day of 1-minute samples whose counter runs ahead of the integrated power (as a
+    # real one does), sent second half first: the day's PV is the counter's final value.
+    start = datetime(2026, 6, 10, tzinfo=UTC)
+    day = [
+        sample((start + timedelta(minutes=m)).isoformat(), pv_power_w=1000.0, pv_daily_kwh=m * 0.02)
+        for m in range(1440)
+    ]
+    ingest(client, day[720:])
+    ingest(client, day[:720])
+    answer = get(client, **{"from": "2026-06-10", "to": "2026-06-11", "resolution": "day"}).json
+    (bucket,) = answer["series"]
+    assert bucket["pv_energy_kwh"] == pytest.approx(1439 * 0.02)
+    hours = get(client, **{"from": "2026-06-10", "to": "2026-06-11", "resolution": "hour"}).json
+    assert sum(h["pv_energy_kwh"] for h in hours["series"]) == pytest.approx(1439 * 0.02)
+
+
+def test_coverage_tells_dark_from_missing(client):
+    start = datetime(2026, 6, 10, tzinfo=UTC)
+    dark = [
+        sample((start + timedelta(minutes=5 * i)).isoformat(), pv_power_w=0.0) for i in range(24)
+    ]
+    half = [
+        sample(
+            (start + timedelta(hours=3, minutes=5 * i)).isoformat(),
+            pv_power_w=0.0,
+            pv_daily_kwh=None,
+        )
+        for i in range(6)
+    ]
+    ingest(client, dark + half)
+    params = {"from": "2026-06-10T00:00:00Z", "to": "2026-06-10T05:00:00Z", "resolution": "hour"}
+    hours = {h["bucket"][11:16]: h for h in get(client, **params).json["series"]}
+    assert hours["01:00"]["pv_energy_kwh"] == 0.0
+    assert hours["01:00"]["coverage"] == 1.0 and hours["01:00"]["incomplete"] is False
+    # 02:00-03:00 has no samples at all: no bucket; 03:00 has half an hour after a gap
+    assert "02:00" not in hours
+    assert hours["03:00"]["coverage"] == pytest.approx(25 / 60)  # the first interval is a gap
+    assert hours["03:00"]["incomplete"] is True
+    assert hours["03:00"]["pv_energy_kwh"] == 0.0
+
+
+def test_energy_signs_follow_the_api(client):
+    start = datetime(2026, 6, 10, tzinfo=UTC)
+    rows = [
+        sample(
+            (start + timedelta(seconds=10 * i)).isoformat(),
+            pv_daily_kwh=None,
+            pv_power_w=3600.0,
+            load_power_w=1800.0,
+            export_power_w=-720.0 if i % 2 else 1440.0,  # importing, then exporting
+            battery_power_w=360.0 if i % 2 else -180.0,  # charging, then discharging
+        )
+        for i in range(361)
+    ]
+    ingest(client, rows)
+    params = {"from": "2026-06-10T00:00:00Z", "to": "2026-06-10T01:00:10Z", "resolution": "hour"}
+    (hour, _) = get(client, **params).json["series"]
+    # 360 ten-second intervals; the first sample has no predecessor
+    assert hour["pv_energy_kwh"] == pytest.approx(3600 * 3590 / 3.6e6)
+    assert hour["load_energy_kwh"] == pytest.approx(1800 * 3590 / 3.6e6)
+    assert hour["import_energy_kwh"] == pytest.approx(720 * 1800 / 3.6e6)
+    assert hour["export_energy_kwh"] == pytest.approx(1440 * 1790 / 3.6e6)
+    assert hour["battery_charge_kwh"] == pytest.approx(360 * 1800 / 3.6e6)
+    assert hour["battery_discharge_kwh"] == pytest.approx(180 * 1790 / 3.6e6)

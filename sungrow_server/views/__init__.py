@@ -6,7 +6,8 @@ from ..auth import authenticate
 
 
 def register_blueprints(app: Flask) -> None:
-    """Health at the root; ingest, realtime and series under /v1, behind the bearer check."""
+    """Health and /openapi.json at the root; ingest, realtime and series under /v1, behind auth."""
+    from .. import openapi
     from . import health, ingest, realtime, series
 
     api = Blueprint("api", __name__, url_prefix="/v1")
@@ -15,4 +16,5 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(realtime.bp)
     api.register_blueprint(series.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(api)

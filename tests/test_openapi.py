@@ -1,0 +1,301 @@
+"""GET /openapi.json: the document API.md describes, and schemathesis fuzzing the app with it."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode, checks
+
+from sungrow_server import create_app, openapi
+from tests.conftest import AUTH, close_app, make_env, sample
+
+DEVICE = "inverter-01"
+OPERATIONS = {
+    ("/health", "get"): [],
+    ("/", "get"): [],
+    ("/v1/ingest", "post"): [400, 401, 403, 413, 415, 422, 429, 503],
+    ("/v1/realtime", "get"): [401, 403, 404, 422, 429, 503],
+    ("/v1/series", "get"): [401, 403, 422, 429, 503],
+}
+INT4_MAX = 2**31 - 1
+
+
+@pytest.fixture(params=["postgresql"])
+def edition(request):
+    return request.param
+
+
+@pytest.fixture
+def app_env(database_url, redis_url):
+    # The fuzzer's cases without credentials would soon trip the failed-auth throttle, and
+    # every later case would stop at its 429; test_throttle_answer_conforms covers the 429.
+    return make_env(database_url, redis_url, AUTH_FAIL_LIMIT="0")
+
+
+@pytest.fixture
+def document(client):
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    return response.json
+
+
+def test_served_without_a_token(client):
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.json["openapi"].startswith("3.")
+    assert response.json["info"]["title"] == "sungrow-server"
+
+
+def test_valid_openapi_3(app):
+    schemathesis.openapi.from_wsgi("/openapi.json", app).validate()
+
+
+def test_validation_catches_an_invalid_document(document):
+    # The check above means something only if a broken document fails it.
+    del document["paths"]["/health"]["get"]["responses"]["200"]["description"]
+    with pytest.raises(Exception, match=r'\["responses"\]\[200\]'):
+        schemathesis.openapi.from_dict(document).validate()
+
+
+def test_built_once_per_app(app, client, monkeypatch):
+    monkeypatch.setattr(openapi, "build_spec", lambda app: pytest.fail("built per request"))
+    assert client.get("/openapi.json").json == app.extensions["sungrow.openapi"]
+
+
+def test_lists_every_operation(document):
+    listed = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert listed == set(OPERATIONS)
+
+
+@pytest.mark.parametrize(("path", "method"), OPERATIONS)
+def test_every_operation_is_routed(app, path, method):
+    app.url_map.bind("localhost").match(path, method.upper())
+
+
+def test_bearer_scheme_on_v1_paths_only(document):
+    assert document["components"]["securitySchemes"] == {
+        "bearerAuth": {"type": "http", "scheme": "bearer"}
+    }
+    for (path, method), _ in OPERATIONS.items():
+        security = document["paths"][path][method].get("security")
+        assert security == ([{"bearerAuth": []}] if path.startswith("/v1/") else None)
+    assert "security" not in document
+
+
+@pytest.mark.parametrize(("path", "method"), OPERATIONS)
+def test_every_status_of_api_md(document, path, method):
+    responses = document["paths"][path][method]["responses"]
+    assert sorted(int(status) for status in responses) == [200, *OPERATIONS[path, method]]
+    for status in OPERATIONS[path, method]:
+        body = responses[str(status)]["content"]["application/json"]["schema"]
+        assert body == {"$ref": "#/components/schemas/Error"}
+    if 401 in OPERATIONS[path, method]:
+        assert responses["401"]["headers"]["WWW-Authenticate"]["required"] is True
+    for status in {429, 503} & set(OPERATIONS[path, method]):
+        assert responses[str(status)]["headers"]["Retry-After"]["required"] is True
+
+
+def test_query_arguments(document):
+    for path in ("/v1/realtime", "/v1/series"):
+        parameters = {p["name"]: p for p in document["paths"][path]["get"]["parameters"]}
+        assert parameters["device_id"]["in"] == "query"
+        assert parameters["device_id"]["required"] is True
+    assert parameters["frame"]["required"] is False
+    assert parameters["frame"]["schema"] == {
+        "type": "string",
+        "enum": ["all", "day", "month", "year"],
+        "default": "day",
+    }
+    assert parameters["resolution"]["schema"]["enum"] == ["5min", "hour", "day", "month"]
+    assert parameters["format"]["schema"]["enum"] == ["json", "csv"]
+    assert {"from", "to", "tz"} <= set(parameters)
+
+
+def test_series_answers(document):
+    content = document["paths"]["/v1/series"]["get"]["responses"]["200"]["content"]
+    assert set(content) == {"application/json", "text/csv"}
+    series = document["components"]["schemas"]["Series"]
+    assert set(series["properties"]) == {
+        "device_id",
+        *("frame", "from", "to"),
+        *("resolution", "timezone", "series"),
+    }
+    assert series["required"] == ["device_id", "resolution", "series", "timezone"]
+
+
+def test_ingest_body_and_answer(document):
+    operation = document["paths"]["/v1/ingest"]["post"]
+    body = operation["requestBody"]
+    assert body["required"] is True
+    assert body["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/IngestBatch"
+    }
+    schemas = document["components"]["schemas"]
+    assert schemas["IngestBatch"]["additionalProperties"] is False
+    assert schemas["IngestBatch"]["properties"]["samples"]["items"] == {
+        "$ref": "#/components/schemas/Sample"
+    }
+    assert schemas["IngestResult"]["properties"] == {"inserted": {"type": "integer", "minimum": 0}}
+
+
+def test_sample_schema(document):
+    schema = document["components"]["schemas"]["Sample"]
+    properties = schema["properties"]
+    assert schema["additionalProperties"] is False
+    assert set(schema["required"]) == set(properties) - {
+        "pv_daily_kwh",
+        "battery_temp_c",
+        "sample_count",
+    }
+    assert properties["device_id"]["type"] == "string"
+    assert properties["ts"]["type"] == "string"
+    assert properties["ts"]["format"] == "date-time"
+    for name in ("pv_power_w", "battery_power_w", "load_power_w", "export_power_w"):
+        assert properties[name] == {"type": "number"}
+    for name in ("pv_daily_kwh", "battery_temp_c"):
+        assert properties[name] == {"type": "number", "default": None, "nullable": True}
+    assert properties["battery_soc_pct"] == {"type": "number", "minimum": 0, "maximum": 100}
+    assert properties["sample_count"] == {"type": "integer", "default": 1, "minimum": 1}
+
+
+def test_series_and_error_schemas(document):
+    schemas = document["components"]["schemas"]
+    assert schemas["Series"]["properties"]["series"]["items"] == {
+        "$ref": "#/components/schemas/Bucket"
+    }
+    assert schemas["Bucket"]["properties"]["bucket"]["format"] == "date-time"
+    assert schemas["Bucket"]["properties"]["sample_count"] == {"type": "integer", "minimum": 1}
+    assert schemas["Error"]["properties"]["detail"] == {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"$ref": "#/components/schemas/ValidationItem"}},
+        ]
+    }
+    assert schemas["ValidationItem"]["required"] == ["loc", "msg", "type"]
+
+
+# Fuzzing. Bounded for CI: about 400 requests in total, the same ones on every run.
+FUZZ_EXAMPLES = {"/v1/ingest": 100, "/v1/realtime": 50, "/v1/series": 50}
+CONFORMANCE = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_headers_conformance,
+    checks.response_schema_conformance,
+]
+# Timestamps the server stores, so some cases get past validation into PostgreSQL.
+STORABLE_TS = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2025, 12, 31), timezones=st.just(UTC)
+)
+
+
+def anchor(case, data) -> None:
+    """Half the time, aim a valid case at the token's own device with storable timestamps.
+
+    Unanchored, a generated device_id is never the token's, so every case would stop at
+    the 403 (or the ts range check) and the fuzzer would never reach the database.
+    """
+    if not data.draw(st.booleans(), label="anchored"):
+        return
+    if isinstance(case.query, dict) and "device_id" in case.query:
+        case.query["device_id"] = DEVICE
+    for item in _samples(case):
+        item["device_id"] = DEVICE
+        item["ts"] = data.draw(STORABLE_TS, label="ts").isoformat()
+
+
+def avoid_known_bugs(case) -> None:
+    """Keep the fuzzer off bugs already pinned by an xfail test, so it can find new ones."""
+    for item in _samples(case):
+        # test_sample_count_beyond_int4_is_422; remove this once that test passes.
+        if isinstance(item.get("sample_count"), int) and item["sample_count"] > INT4_MAX:
+            item["sample_count"] = INT4_MAX
+
+
+def _samples(case) -> list[dict]:
+    samples = case.body.get("samples") if isinstance(case.body, dict) else None
+    return [item for item in samples if isinstance(item, dict)] if isinstance(samples, list) else []
+
+
+def seed(client) -> None:
+    """A few samples (one from a minute ago) so realtime and series answer 200 with data."""
+    now = datetime.now(UTC)
+    times = [now - timedelta(minutes=1), now - timedelta(days=40), now - timedelta(days=400)]
+    batch = {"samples": [sample(ts=ts.isoformat()) for ts in times]}
+    assert client.post("/v1/ingest", json=batch, headers=AUTH).status_code == 200
+
+
+def fuzz_cases() -> list:
+    cases = []
+    for path, method in OPERATIONS:
+        modes = [GenerationMode.POSITIVE]
+        if path in FUZZ_EXAMPLES:
+            modes.append(GenerationMode.NEGATIVE)
+        for mode in modes:
+            label = f"{method.upper()} {path} {mode.value}"
+            cases.append(pytest.param(path, method, mode, id=label))
+    return cases
+
+
+@pytest.mark.parametrize(("path", "method", "mode"), fuzz_cases())
+def test_fuzz(app, client, path, method, mode):
+    seed(client)
+    operation = schemathesis.openapi.from_wsgi("/openapi.json", app)[path][method.upper()]
+
+    @given(case=operation.as_strategy(mode), data=st.data())
+    @settings(
+        max_examples=FUZZ_EXAMPLES.get(path, 5),
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    def conforms(case, data):
+        # Negative cases stay as generated: anchoring could make them valid again.
+        if mode is GenerationMode.POSITIVE:
+            anchor(case, data)
+        avoid_known_bugs(case)
+        case.call_and_validate(headers=AUTH, checks=CONFORMANCE)
+
+    conforms()
+
+
+V1_CASES = {
+    "/v1/ingest": {"method": "POST", "body": {"samples": []}, "media_type": "application/json"},
+    "/v1/realtime": {"method": "GET", "query": {"device_id": DEVICE}},
+    "/v1/series": {"method": "GET", "query": {"device_id": DEVICE}},
+}
+
+
+@pytest.mark.parametrize("path", V1_CASES)
+def test_throttle_answer_conforms(database_url, redis_url, path):
+    throttled = create_app(make_env(database_url, redis_url, AUTH_FAIL_LIMIT="1"))
+    try:
+        schema = schemathesis.openapi.from_wsgi("/openapi.json", throttled)
+        arguments = dict(V1_CASES[path])
+        case = schema[path][arguments.pop("method")].Case(**arguments)
+        wrong = {"Authorization": "Bearer wrong"}
+        case.call_and_validate(headers=wrong, checks=CONFORMANCE)
+        response = case.call_and_validate(headers=wrong, checks=CONFORMANCE)
+        assert response.status_code == 429
+    finally:
+        close_app(throttled)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="BUG found by test_fuzz: a sample_count above 2147483647 (the INTEGER column's "
+    "maximum) is a 500 'Internal server error.' (OverflowError in samples.insert_samples) "
+    "instead of a 422; API.md allows any integer >= 1 and never a 500 for bad input",
+)
+def test_sample_count_beyond_int4_is_422(app):
+    operation = schemathesis.openapi.from_wsgi("/openapi.json", app)["/v1/ingest"]["POST"]
+    body = {"samples": [sample(sample_count=INT4_MAX + 1)]}
+    case = operation.Case(body=body, media_type="application/json")
+    response = case.call(headers=AUTH)
+    assert response.status_code == 422, response.text
+    case.validate_response(response, checks=CONFORMANCE)
