@@ -117,6 +117,16 @@ def edition(request) -> str:
     return request.param
 
 
+def single_edition(name: str):
+    """An `edition` fixture for a module whose tests need one database edition only."""
+
+    @pytest.fixture
+    def edition() -> str:
+        return name
+
+    return edition
+
+
 @pytest.fixture
 def database_url(clusters, edition):
     """A database with the schema, on each edition in turn."""

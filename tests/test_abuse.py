@@ -4,12 +4,9 @@ import json
 
 import pytest
 
-from tests.conftest import AUTH, sample, stored_rows
+from tests.conftest import AUTH, sample, single_edition, stored_rows
 
-
-@pytest.fixture(params=["postgresql"])
-def edition(request):
-    return request.param
+edition = single_edition("postgresql")
 
 
 def post(client, raw: bytes | str):

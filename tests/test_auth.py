@@ -3,6 +3,7 @@
 import pytest
 
 from sungrow_server.auth import TokenRegistry
+from tests.conftest import single_edition
 
 PATHS = [
     ("get", "/v1/realtime?device_id=inverter-01"),
@@ -11,9 +12,7 @@ PATHS = [
 ]
 
 
-@pytest.fixture(params=["postgresql"])
-def edition(request):
-    return request.param
+edition = single_edition("postgresql")
 
 
 @pytest.mark.parametrize(("method", "path"), PATHS)

@@ -11,15 +11,13 @@ import psycopg
 import pytest
 
 from sungrow_server import create_app
-from tests.conftest import AUTH, close_app, make_env, sample
+from tests.conftest import AUTH, close_app, make_env, sample, single_edition
 from tests.servers import Gunicorn, free_port
 
 TOKEN = "fault-token-01"
 
 
-@pytest.fixture(params=["postgresql"])
-def edition(request):
-    return request.param
+edition = single_edition("postgresql")
 
 
 def batch(count: int, second: int = 0) -> list[dict]:

@@ -9,16 +9,14 @@ import psycopg
 import pytest
 
 from sungrow_server.schema import apply_schema
-from tests.conftest import make_env, sample
+from tests.conftest import make_env, sample, single_edition
 from tests.servers import Gunicorn, PgCluster
 
 pytestmark = pytest.mark.slow
 SECRET_TOKEN = "tok-very-secret-4242"
 
 
-@pytest.fixture(params=["postgresql"])
-def edition(request):
-    return request.param
+edition = single_edition("postgresql")
 
 
 @pytest.fixture

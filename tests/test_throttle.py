@@ -4,14 +4,12 @@ import pytest
 
 from sungrow_server import create_app
 from sungrow_server.throttle import FailedAuthThrottle
-from tests.conftest import AUTH, close_app, make_env
+from tests.conftest import AUTH, close_app, make_env, single_edition
 
 URL = "/v1/realtime?device_id=inverter-01"
 
 
-@pytest.fixture(params=["postgresql"])
-def edition(request):
-    return request.param
+edition = single_edition("postgresql")
 
 
 @pytest.fixture
