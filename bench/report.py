@@ -3,6 +3,7 @@
 import math
 
 from bench.fleet import KINDS, P99_LIMIT_S
+from bench.loadclient import total_errors
 from bench.plan import FRAMES
 
 HEADER = (
@@ -116,12 +117,12 @@ def series_rows(found: dict[str, dict | None]) -> list[str]:
             item = found[source][frame]
             limit = 10 if source == "aggregates" else (50 if frame == "day" else None)
             slow = ", first run only: over the time budget" if item["slow"] else ""
+            buckets = f"; {plural(item['buckets'], 'bucket')}" if item["buckets"] else ""
             lines.append(
                 row(
                     "3",
                     f"series `{frame}`, {source}",
-                    f"p50 / p99 ({plural(item['requests'], 'request')}{slow}; "
-                    f"{plural(item['buckets'], 'bucket')})",
+                    f"p50 / p99 ({plural(item['requests'], 'request')}{slow}{buckets})",
                     series_result(item),
                     "",
                     "",
@@ -138,7 +139,7 @@ def fleet_rows(steps: list[dict]) -> list[str]:
     """Workloads 4 and 5."""
     passed = [step["size"] for step in steps if step["ok"]]
     best = max(passed, default=0)
-    tried = ", ".join(str(step["size"]) for step in steps)
+    tried = ", ".join(str(step["size"]) for step in steps)  # in the order tried
     if best >= FLEET_TARGET:
         verdict = f"met ({best} ≥ {FLEET_TARGET})"
     else:
@@ -150,7 +151,7 @@ def fleet_rows(steps: list[dict]) -> list[str]:
         str(best) if best else "none",
         f"tried N = {tried}",
         "",
-        errors(steps[-1]["errors"]),
+        errors(total_errors(steps)),
         f"{max(step['cpu'] for step in steps):.0%} (max)",
         f"N ≥ {FLEET_TARGET}",
         verdict,

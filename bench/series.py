@@ -122,7 +122,10 @@ def measure(ctx: Context, label: str) -> dict[str, dict]:
         slow |= {frame for frame, result in runs[-1].items() if result["slow"]}
         print(
             f"  series {label} run {run + 1}: "
-            + ", ".join(f"{f} p50 {r['p50'] * 1000:.1f} ms" for f, r in runs[-1].items()),
+            + ", ".join(
+                f"{f} p50 {r['p50'] * 1000:.1f} ms" if r["count"] else f"{f} failed"
+                for f, r in runs[-1].items()
+            ),
             flush=True,
         )
     found = {}
@@ -131,7 +134,7 @@ def measure(ctx: Context, label: str) -> dict[str, dict]:
         found[frame] = {
             "p50": statistics.median(r["p50"] for r in results),
             "p99": statistics.median(r["p99"] for r in results),
-            "requests": sum(r["count"] for r in results),
+            "requests": sum(r["count"] + sum(r["errors"].values()) for r in results),
             "buckets": results[-1]["buckets"],
             "errors": total_errors(results),
             "failed_after": max((r["failed_after"] for r in results if r["errors"]), default=0),
