@@ -8,6 +8,9 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 REQUIRED = {"required": "Field required", "null": "Field required"}
 
+TINY = 1e-9
+INT4_MAX = 2**31 - 1
+
 # Timestamps outside this window are refused: before it, a clock that was never set;
 # after it, a clock running ahead, which would hide every real sample behind it.
 EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
@@ -15,13 +18,22 @@ FUTURE_SLACK = timedelta(days=1)
 
 
 class FiniteNumber(fields.Field):
-    """A JSON number (not a string, not a boolean) that is finite."""
+    """A JSON number (not a string, not a boolean), finite and of at most `limit` magnitude.
+
+    Magnitudes below TINY are stored as 0: no meter measures them, and sums of such
+    values would underflow in PostgreSQL.
+    """
 
     default_error_messages = {
         **REQUIRED,
         "invalid": "Input should be a valid number",
         "finite": "Input should be a finite number",
+        "limit": "Input should be between -{limit:g} and {limit:g}",
     }
+
+    def __init__(self, *, limit: float = 1e9, **kwargs):
+        super().__init__(**kwargs)
+        self.limit = limit
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -32,7 +44,9 @@ class FiniteNumber(fields.Field):
             raise self.make_error("finite") from None
         if not math.isfinite(number):
             raise self.make_error("finite")
-        return number
+        if abs(number) > self.limit:
+            raise self.make_error("limit", limit=self.limit)
+        return number if abs(number) >= TINY else 0.0
 
 
 class StrictInteger(fields.Field):
@@ -111,12 +125,15 @@ class SampleSchema(StrictSchema):
         required=True,
         validate=validate.Range(0, 100, error="Input should be between 0 and 100"),
     )
-    battery_temp_c = FiniteNumber(load_default=None, allow_none=True)
+    battery_temp_c = FiniteNumber(load_default=None, allow_none=True, limit=1000)
     load_power_w = FiniteNumber(required=True)
     export_power_w = FiniteNumber(required=True)
     sample_count = StrictInteger(
         load_default=1,
-        validate=validate.Range(min=1, error="Input should be greater than or equal to 1"),
+        validate=[
+            validate.Range(min=1, error="Input should be greater than or equal to 1"),
+            validate.Range(max=INT4_MAX, error=f"Input should be less than or equal to {INT4_MAX}"),
+        ],
     )
 
 

@@ -113,6 +113,9 @@ def test_invalid_sample_rejects_whole_batch(client, db):
         ("battery_soc_pct", 100.5, "Input should be between 0 and 100"),
         ("battery_soc_pct", -1, "Input should be between 0 and 100"),
         ("sample_count", 0, "Input should be greater than or equal to 1"),
+        ("sample_count", 2**31, "Input should be less than or equal to 2147483647"),
+        ("pv_power_w", 1e308, "Input should be between -1e+09 and 1e+09"),
+        ("battery_temp_c", -1e4, "Input should be between -1000 and 1000"),
         ("sample_count", 1.5, "Input should be a valid integer"),
         ("ts", "yesterday", "Input should be a valid datetime"),
         (
@@ -237,3 +240,9 @@ def test_database_error_mid_batch_stores_nothing(client, db):
     assert response.status_code == 500
     assert response.json == {"detail": "Internal server error."}
     assert stored_rows(db) == []
+
+
+def test_tiny_magnitudes_are_stored_as_zero(client, db):
+    post(client, {"samples": [sample(pv_power_w=5e-324, load_power_w=-1e-12)]})
+    row = db.execute("SELECT pv_power_w, load_power_w FROM sungrow_samples").fetchone()
+    assert row == (0.0, 0.0)
