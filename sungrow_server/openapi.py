@@ -16,7 +16,6 @@ from .schemas import (
     Timestamp,
 )
 
-OPENAPI_VERSION = "3.0.3"
 JSON = "application/json"
 BEARER = [{"bearerAuth": []}]
 HEADERS = {
@@ -66,13 +65,21 @@ class BucketSchema(ResponseSchema):
     """One bucket of GET /v1/series; averages are over raw samples."""
 
     bucket = Timestamp(required=True, metadata={"description": "Bucket start, UTC with offset."})
-    avg_pv_power_w = FiniteNumber(required=True)
-    max_pv_power_w = FiniteNumber(required=True)
-    avg_battery_power_w = FiniteNumber(required=True)
-    avg_battery_soc_pct = FiniteNumber(required=True, metadata={"minimum": 0, "maximum": 100})
-    avg_load_power_w = FiniteNumber(required=True)
-    avg_export_power_w = FiniteNumber(required=True)
-    sample_count = StrictInteger(required=True, metadata={"minimum": 1})
+    avg_pv_power_w = fields.Float(required=True)
+    max_pv_power_w = fields.Float(required=True)
+    avg_battery_power_w = fields.Float(required=True)
+    avg_battery_soc_pct = fields.Float(required=True, metadata={"minimum": 0, "maximum": 100})
+    avg_load_power_w = fields.Float(required=True)
+    avg_export_power_w = fields.Float(required=True)
+    sample_count = fields.Integer(required=True, metadata={"minimum": 1})
+    pv_energy_kwh = fields.Float(required=True)
+    load_energy_kwh = fields.Float(required=True, metadata={"minimum": 0})
+    export_energy_kwh = fields.Float(required=True, metadata={"minimum": 0})
+    import_energy_kwh = fields.Float(required=True, metadata={"minimum": 0})
+    battery_charge_kwh = fields.Float(required=True, metadata={"minimum": 0})
+    battery_discharge_kwh = fields.Float(required=True, metadata={"minimum": 0})
+    coverage = fields.Float(required=True, metadata={"minimum": 0, "maximum": 1})
+    incomplete = fields.Boolean(required=True)
 
 
 class SeriesSchema(ResponseSchema):
@@ -108,11 +115,12 @@ def _custom_fields(self, field, **kwargs) -> dict:
         return {"oneOf": [{"type": "string"}, {"type": "array", "items": items}]}
     if isinstance(field, LocationStep):
         return {"oneOf": [{"type": "string"}, {"type": "integer"}]}
+    if isinstance(field, FiniteNumber) and getattr(field, "limit", None):  # magnitude bound
+        ret, limit = kwargs["ret"], field.limit
+        low, high = max(ret.get("minimum", -limit), -limit), min(ret.get("maximum", limit), limit)
+        return {"minimum": low, "maximum": high}
     if isinstance(field, Timestamp) and "description" not in field.metadata:
-        return {
-            "description": "ISO 8601 with an offset (none means UTC), "
-            "between 2000-01-01 and one day from now."
-        }
+        return {"description": "ISO 8601, offset optional (UTC), 2000-01-01 to one day from now."}
     return {}
 
 
@@ -144,14 +152,9 @@ def _ok(description: str, schema) -> dict:
 
 
 def _add_paths(spec: APISpec, max_samples: int) -> None:
-    for path, operation_id in (("/health", "getHealth"), ("/", "getRoot")):
-        health = _responses(_ok("The process serves requests.", HealthSchema))
-        spec.path(
-            path,
-            operations={
-                "get": {"operationId": operation_id, "summary": "Liveness.", "responses": health}
-            },
-        )
+    for path, name in (("/health", "getHealth"), ("/", "getRoot")):
+        ok = _ok("Liveness: the process serves requests.", HealthSchema)
+        spec.path(path, operations={"get": {"operationId": name, "responses": _responses(ok)}})
     spec.path(
         "/v1/ingest",
         operations={
@@ -222,7 +225,7 @@ def build_spec(app: Flask) -> dict:
     spec = APISpec(
         title="sungrow-server",
         version="1",
-        openapi_version=OPENAPI_VERSION,
+        openapi_version="3.0.3",
         plugins=[plugin],
         info={"description": "Sungrow inverter telemetry; every detail text is in docs/API.md."},
     )
