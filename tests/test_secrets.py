@@ -29,6 +29,7 @@ def test_error_paths_log_no_secret(tmp_path):
         redis_url,
         DEVICE_TOKENS=f"{TOKEN}:inverter-01",
         AUTH_FAIL_LIMIT="5",
+        WORKERS="1",  # the throttle counts per worker; one worker sees every attempt
         DB_POOL_TIMEOUT_S="1",
         LOG_LEVEL="debug",
     )

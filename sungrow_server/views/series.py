@@ -47,8 +47,8 @@ def get_series():
     if "frame" in args or "start" not in args:
         answer["frame"] = args.get("frame", "day")
     else:
-        answer["from"] = query.start.isoformat()
-        answer["to"] = query.end.isoformat()
+        answer["from"] = query.start.astimezone(UTC).isoformat()
+        answer["to"] = query.end.astimezone(UTC).isoformat()
     answer.update(resolution=query.resolution, timezone=query.timezone, series=buckets)
     return answer
 
