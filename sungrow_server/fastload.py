@@ -1,0 +1,91 @@
+"""A list of nested marshmallow objects loaded without marshmallow's per-item bookkeeping.
+
+`Schema.load` spends most of its time on orchestration (error stores, hooks, partial
+loading, a validator chain built per call), about 60 µs for a ten-field sample. A batch of
+1000 valid samples needs none of it. `compile_loader` turns a flat schema into a function
+that runs the same fields' own `_deserialize` and the same validators, in the same way,
+and gives up at the first doubt; the full `Schema.load` then runs and produces the errors.
+So every rule still lives once, in the schema, and an invalid item gets exactly the 422
+it got before.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
+from marshmallow.utils import missing
+
+
+class GiveUp(Exception):
+    """The compiled loader cannot decide this item: the full load must run."""
+
+
+def compile_loader(schema: Schema) -> Callable[[Any], dict] | None:
+    """A loader equivalent to `schema.load` for items it accepts, or None if the schema has
+    anything it does not reproduce (hooks, nested fields, dotted attributes, INCLUDE)."""
+    if any(schema._hooks.values()) or schema.unknown not in (RAISE, EXCLUDE):
+        return None
+    plan = []
+    for name, field in schema.load_fields.items():
+        attribute = field.attribute or name
+        hooked = field.pre_load or field.post_load
+        if "." in attribute or isinstance(field, fields.Nested) or hooked:
+            return None
+        key = field.data_key if field.data_key is not None else name
+        plan.append((key, attribute, field, tuple(field.validators)))
+    known = frozenset(key for key, *_ in plan)
+    raise_unknown = schema.unknown == RAISE
+
+    def load(item: Any) -> dict:
+        if type(item) is not dict or (raise_unknown and not item.keys() <= known):
+            raise GiveUp
+        result = {}
+        for key, attribute, field, validators in plan:
+            value = item.get(key, missing)
+            if value is missing:
+                if field.required:
+                    raise GiveUp
+                default = field.load_default
+                value = default() if callable(default) else default
+                if value is missing:
+                    continue
+            elif value is None:
+                if not field.allow_none:
+                    raise GiveUp
+            else:
+                value = field._deserialize(value, attribute, item)
+                for validator in validators:
+                    validator(value)
+            result[attribute] = value
+        return result
+
+    return load
+
+
+class CompiledList(fields.List):
+    """`fields.List(fields.Nested(...))` that loads valid items through `compile_loader`.
+
+    Any item the compiled loader refuses sends the whole list through the ordinary
+    `fields.List` load, which reports every error with its index.
+    """
+
+    def __init__(self, nested: fields.Nested, **kwargs):
+        super().__init__(nested, **kwargs)
+        self._loader: Callable[[Any], dict] | bool | None = False
+
+    def _compiled(self) -> Callable[[Any], dict] | None:
+        if self._loader is False:
+            unknown = self.inner.unknown
+            schema = self.inner.schema
+            same = unknown is None or unknown == schema.unknown
+            self._loader = compile_loader(schema) if same else None
+        return self._loader
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        loader = self._compiled()
+        if loader is not None and type(value) is list:
+            try:
+                return [loader(item) for item in value]
+            except (GiveUp, ValidationError):
+                pass
+        return super()._deserialize(value, attr, data, **kwargs)
