@@ -72,7 +72,7 @@ def copy_rows(conn: Connection, statement: str, device_id: str, samples: list[di
 
 def via_server(conn: Connection, device_id: str, batch: list[dict]) -> int:
     """A: the server's own insert_samples (binary COPY to a temp table, one INSERT)."""
-    return insert_samples(conn, device_id, batch, "UTC")
+    return insert_samples(conn, device_id, batch, "UTC")[0]
 
 
 def via_unnest(conn: Connection, device_id: str, batch: list[dict]) -> int:

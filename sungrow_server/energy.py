@@ -1,9 +1,9 @@
 """How energy is derived from samples: the per-row columns and the SQL that keeps them.
 
 Each stored sample stands for the time since the previous sample of its device:
-- `interval_s`: seconds since that previous sample (NULL for a device's first sample).
-  Intervals longer than MAX_GAP_S are gaps: they count as no data, and no energy is
-  integrated across them.
+- `interval_s`: seconds since that previous sample; NULL for a device's first sample and
+  after a gap, an interval longer than MAX_GAP_S: a gap counts as no data, and no energy
+  is integrated across it.
 - `pv_energy_kwh`: PV energy of that interval. Where the inverter reports its daily
   counter (`pv_daily_kwh`), it is the counter's increase since the previous sample; the
   whole counter on a device's first sample of a local day (the counter restarts at the
@@ -14,22 +14,31 @@ integrated from power the same way when buckets are summed. A local day whose sa
 all carry the counter therefore has exactly the inverter's own daily figure.
 """
 
+from datetime import timedelta
+
 MAX_GAP_S = 300
 
 # Over a relation with ts, prev_ts, pv_power_w, pv_daily_kwh, prev_kwh; %(timezone)s is
 # the site zone (the inverter's local midnight).
-INTERVAL = "extract(epoch FROM ts - prev_ts)"
-USABLE = f"CASE WHEN ts - prev_ts <= make_interval(secs => {MAX_GAP_S}) THEN {INTERVAL} ELSE 0 END"
+INTERVAL = (
+    f"CASE WHEN ts - prev_ts <= make_interval(secs => {MAX_GAP_S}) "
+    "THEN extract(epoch FROM ts - prev_ts) END"
+)
 PV_ENERGY = f"""CASE
     WHEN pv_daily_kwh IS NOT NULL AND (prev_ts IS NULL
          OR date_trunc('day', prev_ts, %(timezone)s) <> date_trunc('day', ts, %(timezone)s))
         THEN pv_daily_kwh
     WHEN pv_daily_kwh IS NOT NULL AND prev_kwh IS NOT NULL
         THEN CASE WHEN pv_daily_kwh >= prev_kwh THEN pv_daily_kwh - prev_kwh ELSE pv_daily_kwh END
-    ELSE greatest(pv_power_w, 0) * coalesce({USABLE}, 0) / 3600000.0
+    ELSE greatest(pv_power_w, 0) * coalesce({INTERVAL}, 0) / 3600000.0
 END"""
 
-# Energies summed over a bucket from raw rows, by output name.
+# How far from a sample its neighbours can matter: a neighbour on the same local day (at
+# most 25 hours long) or within MAX_GAP_S. Beyond it a sample's previous one is a gap.
+REACH = timedelta(hours=26)
+
+# Energies summed over a bucket from raw rows, by output name. (Rows stored before gaps
+# were NULL may hold intervals over MAX_GAP_S: they count as 0 here.)
 USABLE_ROW = f"CASE WHEN interval_s <= {MAX_GAP_S} THEN interval_s ELSE 0 END"
 SUMS = {
     "covered_s": f"sum({USABLE_ROW})",

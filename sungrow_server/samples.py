@@ -3,7 +3,7 @@
 from psycopg import Connection
 from psycopg.rows import dict_row
 
-from .energy import INTERVAL, PV_ENERGY
+from .energy import INTERVAL, PV_ENERGY, REACH
 
 MEASUREMENTS = (
     "pv_power_w",
@@ -20,7 +20,7 @@ TYPES = {"device_id": "text", "ts": "timestamptz", "sample_count": "int4"}
 TYPES.update({name: "float8" for name in MEASUREMENTS})
 
 # A batch is written with binary COPY into a per-connection temporary table, then moved
-# by one statement that skips rows already stored (also a repeat inside the batch).
+# by one statement that skips rows already stored.
 # Measured by bench/write_path.py: about twice as fast as one INSERT over unnest()
 # arrays for 1000-sample batches, and as fast for 30-sample ones.
 STAGE = "sungrow_ingest_stage"
@@ -33,17 +33,21 @@ COPY_STAGE = f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 # neighbours: the batch merged with the stored rows from the one before it to the one
 # after it. A late batch changes the neighbours of stored rows too, and those are
 # rewritten in the same statement. In-order batches, the usual case, rewrite nothing.
+# Every read of sungrow_samples is bounded by constants (the batch's span widened by
+# energy.REACH), so that on a hypertable only the chunks that can hold a neighbour are
+# planned, not every chunk of the device's history.
 MOVE_STAGE = f"""
 WITH batch AS (
-    SELECT DISTINCT ON (ts) {", ".join(COLUMNS)} FROM {STAGE} ORDER BY ts
+    SELECT {", ".join(COLUMNS)} FROM {STAGE}
 ), bounds AS (
     SELECT (SELECT max(ts) FROM sungrow_samples WHERE device_id = %(device_id)s
-              AND ts < (SELECT min(ts) FROM batch)) AS lo,
+              AND ts >= %(reach_from)s AND ts < %(first)s) AS lo,
            (SELECT min(ts) FROM sungrow_samples WHERE device_id = %(device_id)s
-              AND ts > (SELECT max(ts) FROM batch)) AS hi
+              AND ts > %(last)s AND ts <= %(reach_to)s) AS hi
 ), stored AS (
     SELECT ts, pv_power_w, pv_daily_kwh, interval_s, pv_energy_kwh FROM sungrow_samples
     WHERE device_id = %(device_id)s
+      AND ts >= %(reach_from)s AND ts <= %(reach_to)s
       AND ts >= coalesce((SELECT lo FROM bounds), '-infinity')
       AND ts <= coalesce((SELECT hi FROM bounds), 'infinity')
 ), merged AS (
@@ -64,14 +68,21 @@ WITH batch AS (
     UPDATE sungrow_samples s SET interval_s = d.interval_s, pv_energy_kwh = d.pv_energy_kwh
     FROM derived d
     WHERE d.stored AND s.device_id = %(device_id)s AND s.ts = d.ts
+      AND s.ts >= %(reach_from)s AND s.ts <= %(reach_to)s
       AND d.ts > coalesce((SELECT lo FROM bounds), '-infinity')
       AND (d.old_interval IS DISTINCT FROM d.interval_s
            OR d.old_energy IS DISTINCT FROM d.pv_energy_kwh)
+), inserted AS (
+    INSERT INTO sungrow_samples ({", ".join(COLUMNS)}, interval_s, pv_energy_kwh)
+    SELECT b.*, d.interval_s, d.pv_energy_kwh
+    FROM batch b JOIN derived d ON d.ts = b.ts AND NOT d.stored
+    ON CONFLICT (device_id, ts) DO NOTHING
+    RETURNING ts
 )
-INSERT INTO sungrow_samples ({", ".join(COLUMNS)}, interval_s, pv_energy_kwh)
-SELECT b.*, d.interval_s, d.pv_energy_kwh
-FROM batch b JOIN derived d ON d.ts = b.ts AND NOT d.stored
-ON CONFLICT (device_id, ts) DO NOTHING
+SELECT count(*),
+       coalesce(max(ts) = %(last)s, false) AND NOT EXISTS (
+           SELECT FROM sungrow_samples WHERE device_id = %(device_id)s AND ts > %(last)s)
+FROM inserted
 """
 
 LATEST = f"""
@@ -85,17 +96,26 @@ def create_stage(conn: Connection) -> None:
     conn.execute(CREATE_STAGE)
 
 
-def insert_samples(conn: Connection, device_id: str, samples: list[dict], timezone: str) -> int:
-    """Insert one device's samples in the caller's transaction; the number of rows new.
+def insert_samples(
+    conn: Connection, device_id: str, samples: list[dict], timezone: str
+) -> tuple[int, dict | None]:
+    """Insert one device's samples in the caller's transaction.
 
-    `timezone` is the site's zone, where the inverter's daily counter restarts.
+    Returns the number of rows new and, when this batch wrote the device's newest sample,
+    that sample (else None: read it with `latest_sample` if it matters). A repeated
+    timestamp inside the batch keeps its first sample. `timezone` is the site's zone,
+    where the inverter's daily counter restarts.
     """
-    if not samples:
-        return 0
+    unique = {}
+    for sample in samples:
+        unique.setdefault(sample["ts"], sample)
+    if not unique:
+        return 0, None
+    first, last = min(unique), max(unique)
     with conn.cursor() as cursor:
         with cursor.copy(COPY_STAGE) as copy:
             copy.set_types([TYPES[name] for name in COLUMNS])
-            for sample in samples:
+            for sample in unique.values():
                 copy.write_row(
                     (
                         device_id,
@@ -104,8 +124,21 @@ def insert_samples(conn: Connection, device_id: str, samples: list[dict], timezo
                         sample["sample_count"],
                     )
                 )
-        params = {"device_id": device_id, "timezone": timezone}
-        return cursor.execute(MOVE_STAGE, params, prepare=True).rowcount
+        params = {
+            "device_id": device_id,
+            "timezone": timezone,
+            "first": first,
+            "last": last,
+            "reach_from": first - REACH,
+            "reach_to": last + REACH,
+        }
+        # Not prepared: a plan made with the batch's own bounds reads only the chunks
+        # near the batch (a generic plan would take every chunk of the hypertable).
+        inserted, newest = cursor.execute(MOVE_STAGE, params, prepare=False).fetchone()
+    if not newest:
+        return inserted, None
+    sample = unique[last]
+    return inserted, {"device_id": device_id, **{name: sample[name] for name in COLUMNS[1:]}}
 
 
 def latest_sample(conn: Connection, device_id: str) -> dict | None:

@@ -64,10 +64,13 @@ def test_same_instant_in_other_offset_is_a_duplicate(client, db):
     assert response.json == {"inserted": 0}
 
 
-def test_duplicate_inside_one_batch_counts_once(client, db):
-    batch = [sample("2026-11-28T10:00:00Z"), sample("2026-11-28T10:00:00Z", pv_power_w=5.0)]
+def test_duplicate_inside_one_batch_keeps_the_first(client, db):
+    batch = [
+        sample("2026-11-28T10:00:00Z", pv_power_w=1.0),
+        sample("2026-11-28T11:00:00+01:00", pv_power_w=5.0),
+    ]
     assert post(client, {"samples": batch}).json == {"inserted": 1}
-    assert len(stored_rows(db)) == 1
+    assert [row[1] for row in stored_rows(db)] == [1.0]
 
 
 def test_empty_batch(client, db):

@@ -98,6 +98,33 @@ def test_ingest_refreshes_cache_at_once(client):
     assert answer["pv_power_w"] == 9.0
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"battery_temp_c": None, "pv_daily_kwh": None, "sample_count": 7},
+        {"pv_power_w": 1e-12, "export_power_w": -0.1, "battery_power_w": 123456789.125},
+    ],
+)
+def test_cache_filled_by_ingest_matches_database(client, redis_server, fields):
+    # The ingest puts its own newest sample in the cache; a miss reads the stored row.
+    newest = sample("2026-11-28T11:00:05+01:00", **fields)
+    ingest(client, sample("2026-11-28T10:00:00Z"), newest, sample("2026-11-28T09:59:00Z"))
+    from_ingest = client.get(URL, headers=AUTH)
+    redis_server.client().delete(KEY)
+    from_database = client.get(URL, headers=AUTH)
+    assert from_ingest.data == from_database.data
+    assert from_ingest.json["ts"] == "2026-11-28T10:00:05+00:00"
+
+
+def test_batch_ending_on_a_stored_sample_leaves_the_stored_one(client, redis_server):
+    ingest(client, sample("2026-11-28T10:00:05Z", pv_power_w=5.0))
+    redis_server.client().delete(KEY)
+    # Its newest sample is a repeat (skipped); the one stored stays the answer.
+    ingest(client, sample("2026-11-28T10:00:00Z"), sample("2026-11-28T10:00:05Z", pv_power_w=9.0))
+    assert client.get(URL, headers=AUTH).json["pv_power_w"] == 5.0
+
+
 def test_late_older_batch_never_replaces_newer(client, redis_server):
     ingest(client, sample("2026-11-28T10:00:00Z", pv_power_w=1.0))
     ingest(client, sample("2026-11-27T08:00:00Z", pv_power_w=2.0))  # a spool flushed late

@@ -363,6 +363,21 @@ def test_daily_pv_is_the_inverters_own_counter(client):
     assert sum(h["pv_energy_kwh"] for h in hours["series"]) == pytest.approx(1439 * 0.02)
 
 
+@pytest.mark.parametrize("zone_app", ["Europe/Berlin"], indirect=True)
+def test_counter_across_a_25_hour_day_sent_backwards(zone_app):
+    # 25 October 2026 in Berlin lasts 25 hours: its first and last samples are almost 25
+    # hours apart and still one counter day, wherever each arrives in the order.
+    client = zone_app.test_client()
+    first = sample("2026-10-25T00:00:30+02:00", pv_power_w=0.0, pv_daily_kwh=0.1)
+    last = sample("2026-10-25T23:59:30+01:00", pv_power_w=0.0, pv_daily_kwh=10.0)
+    after = sample("2026-10-26T00:00:30+01:00", pv_power_w=0.0, pv_daily_kwh=0.2)
+    ingest(client, [after])
+    ingest(client, [last])
+    ingest(client, [first])
+    days = get(client, **{"from": "2026-10-25", "to": "2026-10-27", "resolution": "day"}).json
+    assert [d["pv_energy_kwh"] for d in days["series"]] == [pytest.approx(10.0), 0.2]
+
+
 def test_coverage_tells_dark_from_missing(client):
     start = datetime(2026, 6, 10, tzinfo=UTC)
     dark = [

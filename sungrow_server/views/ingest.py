@@ -32,8 +32,9 @@ def ingest():
         require_device(sample["device_id"], "Sample device ID does not match authenticated device.")
 
     with current_app.extensions["sungrow.pool"].connection() as conn, conn.transaction():
-        inserted = insert_samples(conn, g.device_id, batch, settings.timezone)
-        newest = latest_sample(conn, g.device_id) if inserted else None
+        inserted, newest = insert_samples(conn, g.device_id, batch, settings.timezone)
+        if inserted and newest is None:
+            newest = latest_sample(conn, g.device_id)
     if newest is not None:
         current_app.extensions["sungrow.cache"].offer(newest)
     return {"inserted": inserted}
