@@ -13,6 +13,7 @@ from bench.plan import Context, Plan, all_tokens, fleet_devices, realtime_device
 from bench.watch import CpuWatch
 
 OUTPUT = stack.REPO / "docs" / "BENCHMARKS.md"
+WORKLOADS = ("ingest", "realtime", "series", "fleet")
 
 
 def parse_args() -> argparse.Namespace:
@@ -28,6 +29,11 @@ def parse_args() -> argparse.Namespace:
         default="250,500,1000,2000",
         help="fleet sizes to try in order, stopping at the first failure",
     )
+    parser.add_argument(
+        "--only",
+        default=",".join(WORKLOADS),
+        help="comma-separated workloads to run (default: all of " + ",".join(WORKLOADS) + ")",
+    )
     parser.add_argument("--database-url", help="use this database (default: a throwaway cluster)")
     parser.add_argument("--redis-url", help="use this Redis (default: a throwaway server)")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="the markdown file to write")
@@ -35,36 +41,46 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    args.only = set(args.only.split(","))
+    if not args.only or not args.only <= set(WORKLOADS):
+        parser.error(f"--only takes workloads among {', '.join(WORKLOADS)}")
     return args
 
 
-def run_workloads(ctx: Context, env: dict[str, str], watch: CpuWatch) -> dict:
-    """All five workloads in order; the views are dropped last for the fallback."""
+def run_workloads(ctx: Context, env: dict[str, str], watch: CpuWatch, only: set[str]) -> dict:
+    """The chosen workloads in order; the views are dropped last for the fallback."""
     url = ctx.backends.database_url
 
     def phase(name: str) -> None:
         watch.phase = name
         print(name, flush=True)
 
-    phase("series data")
-    data = series.load(ctx, env)
-    print(f"  {data['rows']:,} rows; seconds: {data['seconds']}", flush=True)
-    results = {"series_data": data, "series": {}}
-    phase("ingest")
-    results["ingest"] = ingest.measure(ctx)
-    phase("realtime")
-    results["realtime"] = realtime.measure(ctx)
-    if data["aggregates"]:
+    results = {"series": {}}
+    if "series" in only:
+        phase("series data")
+        data = series.load(ctx, env)
+        print(f"  {data['rows']:,} rows; seconds: {data['seconds']}", flush=True)
+        results["series_data"] = data
+    if "ingest" in only:
+        phase("ingest")
+        results["ingest"] = ingest.measure(ctx)
+    if "realtime" in only:
+        phase("realtime")
+        results["realtime"] = realtime.measure(ctx)
+    aggregates = "series" in only and results["series_data"]["aggregates"]
+    if aggregates:
         phase("series (aggregates)")
         results["series"]["aggregates"] = series.measure(ctx, "aggregates")
-    phase("fleet")
-    results["fleet"] = fleet.measure(ctx)
-    if data["aggregates"]:
-        series.drop_views(url)
-    phase("series (fallback)")
-    results["series"]["fallback"] = series.measure(ctx, "fallback")
-    if data["aggregates"] and not ctx.backends.owned:
-        stack.flask_command(env, "init-db")  # the given database gets its views back
+    if "fleet" in only:
+        phase("fleet")
+        results["fleet"] = fleet.measure(ctx)
+    if "series" in only:
+        if aggregates:
+            series.drop_views(url)
+        phase("series (fallback)")
+        results["series"]["fallback"] = series.measure(ctx, "fallback")
+        if aggregates and not ctx.backends.owned:
+            stack.flask_command(env, "init-db")  # the given database gets its views back
     return results
 
 
@@ -91,7 +107,7 @@ def measure(plan: Plan, args: argparse.Namespace, logdir: Path) -> tuple[dict, l
                 ProcessPoolExecutor(1, mp_context=spawn) as load,
             ):
                 ctx = Context(plan, backends, server, bare, load)
-                results = run_workloads(ctx, env, watch)
+                results = run_workloads(ctx, env, watch, args.only)
         results["foreign_cpu"] = watch.stop()
         return results, document.machine(backends)
 
@@ -110,6 +126,10 @@ def main() -> None:
         raise
     shutil.rmtree(logdir)
     minutes = (time.monotonic() - started) / 60
+    if args.only != set(WORKLOADS):
+        # The table needs every workload: a partial run shows only its progress lines.
+        print(f"\n--only {','.join(sorted(args.only))}: {minutes:.1f} minutes, nothing written")
+        return
     fields = document.fields(plan, results, machine, minutes)
     print(f"\n{fields['table']}\n\n{fields['ladder']}\n\n{fields['machine']}")
     print(fields["foreign_cpu"])
