@@ -32,7 +32,7 @@ def compile_loader(schema: Schema) -> Callable[[Any], dict] | None:
         if "." in attribute or isinstance(field, fields.Nested) or hooked:
             return None
         key = field.data_key if field.data_key is not None else name
-        plan.append((key, attribute, field, tuple(field.validators)))
+        plan.append((key, attribute, field, field._deserialize, tuple(field.validators)))
     known = frozenset(key for key, *_ in plan)
     raise_unknown = schema.unknown == RAISE
 
@@ -40,7 +40,7 @@ def compile_loader(schema: Schema) -> Callable[[Any], dict] | None:
         if type(item) is not dict or (raise_unknown and not item.keys() <= known):
             raise GiveUp
         result = {}
-        for key, attribute, field, validators in plan:
+        for key, attribute, field, deserialize, validators in plan:
             value = item.get(key, missing)
             if value is missing:
                 if field.required:
@@ -53,7 +53,7 @@ def compile_loader(schema: Schema) -> Callable[[Any], dict] | None:
                 if not field.allow_none:
                     raise GiveUp
             else:
-                value = field._deserialize(value, attribute, item)
+                value = deserialize(value, attribute, item)
                 for validator in validators:
                     validator(value)
             result[attribute] = value

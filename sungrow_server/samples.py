@@ -1,5 +1,7 @@
 """Queries on sungrow_samples: the batch insert and the newest sample of a device."""
 
+from operator import itemgetter
+
 from psycopg import Connection
 from psycopg.rows import dict_row
 
@@ -15,6 +17,9 @@ MEASUREMENTS = (
     "export_power_w",
 )
 COLUMNS = ("device_id", "ts", *MEASUREMENTS, "sample_count")
+
+# A validated sample's values in column order, after the device.
+ROW = itemgetter(*COLUMNS[1:])
 
 TYPES = {"device_id": "text", "ts": "timestamptz", "sample_count": "int4"}
 TYPES.update({name: "float8" for name in MEASUREMENTS})
@@ -116,14 +121,7 @@ def insert_samples(
         with cursor.copy(COPY_STAGE) as copy:
             copy.set_types([TYPES[name] for name in COLUMNS])
             for sample in unique.values():
-                copy.write_row(
-                    (
-                        device_id,
-                        sample["ts"],
-                        *[sample[m] for m in MEASUREMENTS],
-                        sample["sample_count"],
-                    )
-                )
+                copy.write_row((device_id, *ROW(sample)))
         params = {
             "device_id": device_id,
             "timezone": timezone,
@@ -137,8 +135,7 @@ def insert_samples(
         inserted, newest = cursor.execute(MOVE_STAGE, params, prepare=False).fetchone()
     if not newest:
         return inserted, None
-    sample = unique[last]
-    return inserted, {"device_id": device_id, **{name: sample[name] for name in COLUMNS[1:]}}
+    return inserted, dict(zip(COLUMNS, (device_id, *ROW(unique[last])), strict=True))
 
 
 def latest_sample(conn: Connection, device_id: str) -> dict | None:

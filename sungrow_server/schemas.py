@@ -38,17 +38,22 @@ class FiniteNumber(fields.Field):
         self.limit = limit
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        # Exact type checks: bool is an int subclass, and is refused.
+        if type(value) is float:
+            number = value
+        elif type(value) is int:
+            try:
+                number = float(value)
+            except OverflowError:
+                raise self.make_error("finite") from None
+        else:
             raise self.make_error("invalid")
-        try:
-            number = float(value)
-        except OverflowError:
-            raise self.make_error("finite") from None
-        if not math.isfinite(number):
-            raise self.make_error("finite")
-        if abs(number) > self.limit:
-            raise self.make_error("limit", limit=self.limit)
-        return number if abs(number) >= TINY else 0.0
+        limit = self.limit
+        if not -limit <= number <= limit:  # also false for NaN
+            if not math.isfinite(number):
+                raise self.make_error("finite")
+            raise self.make_error("limit", limit=limit)
+        return number if number >= TINY or number <= -TINY else 0.0
 
 
 class StrictInteger(fields.Field):
