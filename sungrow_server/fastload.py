@@ -62,6 +62,22 @@ def compile_loader(schema: Schema) -> Callable[[Any], dict] | None:
     return load
 
 
+_LOADERS: dict[Schema, Callable[[Any], dict] | None] = {}
+
+
+def load(schema: Schema, data: Any) -> dict:
+    """`schema.load(data)`, through the schema's compiled loader when that can decide."""
+    if schema not in _LOADERS:
+        _LOADERS[schema] = compile_loader(schema)
+    loader = _LOADERS[schema]
+    if loader is not None:
+        try:
+            return loader(data)
+        except (GiveUp, ValidationError):
+            pass
+    return schema.load(data)
+
+
 class CompiledList(fields.List):
     """`fields.List(fields.Nested(...))` that loads valid items through `compile_loader`.
 

@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields, pre_load
 
-from sungrow_server.fastload import GiveUp, compile_loader
-from sungrow_server.schemas import SampleSchema, ingest_batch_schema
+from sungrow_server.fastload import GiveUp, compile_loader, load
+from sungrow_server.schemas import SampleSchema, ingest_batch_schema, series_args_schema
 from tests.conftest import sample
 
 SCHEMA = SampleSchema()
@@ -70,6 +70,38 @@ def test_agrees_with_marshmallow_around_a_valid_sample(changes, dropped):
 @given(item=st.one_of(values, st.dictionaries(st.sampled_from(NAMES), values)))
 def test_agrees_with_marshmallow_on_anything(item):
     check(item)
+
+
+query_values = st.sampled_from(
+    [
+        "",
+        " ",
+        "inverter-01",
+        "day",
+        "week",
+        "Europe/Berlin",
+        " Asia/Kolkata ",
+        "Mars/Olympus",
+        "2026-11-01",
+        "2026-11-01T10:00:00+05:30",
+        "2026-13-01",
+        "csv",
+        "xml",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    query=st.dictionaries(
+        st.sampled_from(["device_id", "frame", "resolution", "tz", "from", "to", "format", "x"]),
+        query_values,
+    )
+)
+def test_query_arguments_load_as_marshmallow_does(query):
+    assert compile_loader(series_args_schema) is not None
+    expected = outcome(series_args_schema.load, query)
+    assert outcome(lambda data: load(series_args_schema, data), query) == expected
 
 
 def test_valid_sample_is_loaded_as_marshmallow_does():
