@@ -14,9 +14,11 @@ integrated from power the same way when buckets are summed. A local day whose sa
 all carry the counter therefore has exactly the inverter's own daily figure.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 MAX_GAP_S = 300
+MAX_GAP = timedelta(seconds=MAX_GAP_S)
 
 # Over a relation with ts, prev_ts, pv_power_w, pv_daily_kwh, prev_kwh; %(timezone)s is
 # the site zone (the inverter's local midnight).
@@ -32,6 +34,33 @@ PV_ENERGY = f"""CASE
         THEN CASE WHEN pv_daily_kwh >= prev_kwh THEN pv_daily_kwh - prev_kwh ELSE pv_daily_kwh END
     ELSE greatest(pv_power_w, 0) * coalesce({INTERVAL}, 0) / 3600000.0
 END"""
+
+
+def derive(
+    previous: tuple[datetime, float | None] | None, samples: list[dict], zone: ZoneInfo
+) -> list[tuple[float | None, float]]:
+    """`interval_s` and `pv_energy_kwh` of samples in time order that follow `previous`
+    (its ts and counter, or None): INTERVAL and PV_ENERGY above, step for step in Python,
+    for batches that only append (no stored neighbour after them)."""
+    derived = []
+    prev_ts, prev_kwh = previous or (None, None)
+    prev_day = prev_ts.astimezone(zone).date() if prev_ts is not None else None
+    for sample in samples:
+        ts, kwh = sample["ts"], sample["pv_daily_kwh"]
+        interval = None
+        if prev_ts is not None and ts - prev_ts <= MAX_GAP:
+            interval = (ts - prev_ts).total_seconds()
+        day = ts.astimezone(zone).date()
+        if kwh is not None and day != prev_day:
+            energy = kwh
+        elif kwh is not None and prev_kwh is not None:
+            energy = kwh - prev_kwh if kwh >= prev_kwh else kwh
+        else:
+            energy = max(sample["pv_power_w"], 0.0) * (interval or 0.0) / 3600000.0
+        derived.append((interval, energy))
+        prev_ts, prev_kwh, prev_day = ts, kwh, day
+    return derived
+
 
 # How far from a sample its neighbours can matter: a neighbour on the same local day (at
 # most 25 hours long) or within MAX_GAP_S. Beyond it a sample's previous one is a gap.

@@ -1,11 +1,13 @@
 """Queries on sungrow_samples: the batch insert and the newest sample of a device."""
 
 from operator import itemgetter
+from zoneinfo import ZoneInfo
 
 from psycopg import Connection
+from psycopg.errors import UniqueViolation
 from psycopg.rows import dict_row
 
-from .energy import INTERVAL, PV_ENERGY, REACH
+from .energy import INTERVAL, PV_ENERGY, REACH, derive
 
 MEASUREMENTS = (
     "pv_power_w",
@@ -20,6 +22,7 @@ COLUMNS = ("device_id", "ts", *MEASUREMENTS, "sample_count")
 
 # A validated sample's values in column order, after the device.
 ROW = itemgetter(*COLUMNS[1:])
+TS = itemgetter("ts")
 
 TYPES = {"device_id": "text", "ts": "timestamptz", "sample_count": "int4"}
 TYPES.update({name: "float8" for name in MEASUREMENTS})
@@ -34,6 +37,23 @@ CREATE_STAGE = (
     f"({', '.join(f'{name} {TYPES[name]}' for name in COLUMNS)}) ON COMMIT DELETE ROWS"
 )
 COPY_STAGE = f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+# The usual batch only appends: nothing of its device is stored at or after its first
+# sample. It is written by binary COPY straight into the table, its derived columns
+# computed by energy.derive from the stored sample before it. A batch that does not
+# append, or that meets a concurrent one (unique violation), is merged instead.
+PRECEDING = """
+SELECT p.ts, p.pv_daily_kwh, EXISTS (
+    SELECT FROM sungrow_samples WHERE device_id = %(device_id)s AND ts >= %(first)s)
+FROM (SELECT) AS one LEFT JOIN LATERAL (
+    SELECT ts, pv_daily_kwh FROM sungrow_samples
+    WHERE device_id = %(device_id)s AND ts >= %(reach_from)s AND ts < %(first)s
+    ORDER BY ts DESC LIMIT 1
+) AS p ON true
+"""
+DERIVED = ("interval_s", "pv_energy_kwh")
+COPY_APPEND = f"COPY sungrow_samples ({', '.join((*COLUMNS, *DERIVED))}) FROM STDIN (FORMAT BINARY)"
+APPEND_TYPES = [*(TYPES[name] for name in COLUMNS), "float8", "float8"]
+
 # The move also derives each new row's interval and PV energy (see energy.py) from its
 # neighbours: the batch merged with the stored rows from the one before it to the one
 # after it. A late batch changes the neighbours of stored rows too, and those are
@@ -104,7 +124,7 @@ def create_stage(conn: Connection) -> None:
 def insert_samples(
     conn: Connection, device_id: str, samples: list[dict], timezone: str
 ) -> tuple[int, dict | None]:
-    """Insert one device's samples in the caller's transaction.
+    """Store one device's samples atomically, in a transaction of their own.
 
     Returns the number of rows new and, when this batch wrote the device's newest sample,
     that sample (else None: read it with `latest_sample` if it matters). A repeated
@@ -116,26 +136,54 @@ def insert_samples(
         unique.setdefault(sample["ts"], sample)
     if not unique:
         return 0, None
-    first, last = min(unique), max(unique)
+    batch = sorted(unique.values(), key=TS)
+    first, last = batch[0]["ts"], batch[-1]["ts"]
+    params = {
+        "device_id": device_id,
+        "timezone": timezone,
+        "first": first,
+        "last": last,
+        "reach_from": first - REACH,
+        "reach_to": last + REACH,
+    }
+    try:
+        with conn.transaction():
+            # Not prepared: plans made with the batch's own bounds read only the chunks
+            # near the batch (a generic plan would take every chunk of the hypertable).
+            prev_ts, prev_kwh, later = conn.execute(PRECEDING, params, prepare=False).fetchone()
+            if later:
+                inserted, newest = _merge(conn, batch, params)
+            else:
+                previous = (prev_ts, prev_kwh) if prev_ts is not None else None
+                _append(conn, device_id, batch, previous, ZoneInfo(timezone))
+                inserted, newest = len(batch), True
+    except UniqueViolation:
+        # Another batch of this device stored one of these timestamps since the check.
+        with conn.transaction():
+            inserted, newest = _merge(conn, batch, params)
+    if not newest:
+        return inserted, None
+    return inserted, dict(zip(COLUMNS, (device_id, *ROW(batch[-1])), strict=True))
+
+
+def _append(
+    conn: Connection, device_id: str, batch: list[dict], previous: tuple | None, zone: ZoneInfo
+) -> None:
+    """COPY a batch that only appends straight into the table, with its derived columns."""
+    with conn.cursor() as cursor, cursor.copy(COPY_APPEND) as copy:
+        copy.set_types(APPEND_TYPES)
+        for sample, derived in zip(batch, derive(previous, batch, zone), strict=True):
+            copy.write_row((device_id, *ROW(sample), *derived))
+
+
+def _merge(conn: Connection, batch: list[dict], params: dict) -> tuple[int, bool]:
+    """Stage a batch and merge it between stored rows (MOVE_STAGE)."""
     with conn.cursor() as cursor:
         with cursor.copy(COPY_STAGE) as copy:
             copy.set_types([TYPES[name] for name in COLUMNS])
-            for sample in unique.values():
-                copy.write_row((device_id, *ROW(sample)))
-        params = {
-            "device_id": device_id,
-            "timezone": timezone,
-            "first": first,
-            "last": last,
-            "reach_from": first - REACH,
-            "reach_to": last + REACH,
-        }
-        # Not prepared: a plan made with the batch's own bounds reads only the chunks
-        # near the batch (a generic plan would take every chunk of the hypertable).
-        inserted, newest = cursor.execute(MOVE_STAGE, params, prepare=False).fetchone()
-    if not newest:
-        return inserted, None
-    return inserted, dict(zip(COLUMNS, (device_id, *ROW(unique[last])), strict=True))
+            for sample in batch:
+                copy.write_row((params["device_id"], *ROW(sample)))
+        return cursor.execute(MOVE_STAGE, params, prepare=False).fetchone()
 
 
 def latest_sample(conn: Connection, device_id: str) -> dict | None:

@@ -2,11 +2,16 @@
 
 import gzip
 import json
+import threading
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 
-from tests.conftest import AUTH, sample, stored_rows
+from sungrow_server import create_app
+from sungrow_server.energy import RECOMPUTE_ALL
+from tests.conftest import AUTH, close_app, make_env, sample, stored_rows
+from tests.test_series_ranges import make_data
 
 
 def post(client, body, headers=None, **kwargs):
@@ -249,3 +254,70 @@ def test_tiny_magnitudes_are_stored_as_zero(client, db):
     post(client, {"samples": [sample(pv_power_w=5e-324, load_power_w=-1e-12)]})
     row = db.execute("SELECT pv_power_w, load_power_w FROM sungrow_samples").fetchone()
     assert row == (0.0, 0.0)
+
+
+@pytest.fixture
+def berlin_client(database_url, redis_url):
+    app = create_app(make_env(database_url, redis_url, TIMEZONE="Europe/Berlin"))
+    yield app.test_client()
+    close_app(app)
+
+
+def test_appended_and_merged_batches_derive_what_a_recomputation_does(berlin_client, db):
+    # The same samples (a DST day, gaps, counter resets, missing counters) sent in order,
+    # where each batch is appended, and newest batch first, where each is merged between
+    # stored rows: both leave exactly the values init-db's recomputation would give.
+    data, late = make_data("2026-10-24", "2026-10-27", "Europe/Berlin", gap_hours=2)
+    data = sorted(data + late, key=lambda s: datetime.fromisoformat(s["ts"]))
+    token_of = {"inverter-01": AUTH, "inverter-02": {"Authorization": "Bearer token-02"}}
+    batches = [data[at : at + 40] for at in range(0, len(data), 40)]
+    for device, order in (("inverter-01", batches), ("inverter-02", batches[::-1])):
+        for chunk in order:
+            body = {"samples": [{**item, "device_id": device} for item in chunk]}
+            response = berlin_client.post("/v1/ingest", json=body, headers=token_of[device])
+            assert response.json == {"inserted": len(chunk)}
+    derived = """SELECT ts, interval_s, pv_energy_kwh FROM sungrow_samples
+                 WHERE device_id = %s ORDER BY ts"""
+    appended = db.execute(derived, ("inverter-01",)).fetchall()
+    assert appended == db.execute(derived, ("inverter-02",)).fetchall()
+    assert len(appended) == len(data)
+    assert sum(1 for _, interval, _ in appended if interval is None) >= 2  # first, and the gap
+    assert db.execute(RECOMPUTE_ALL, {"timezone": "Europe/Berlin"}).rowcount == 0
+
+
+def test_counter_restarts_with_the_sites_local_day(berlin_client, db):
+    # The first sample of a local day counts its whole counter, even when the counter
+    # is above the previous day's last value.
+    for ts, kwh in (("2026-10-24T23:59:00+02:00", 5.0), ("2026-10-25T00:00:30+02:00", 6.0)):
+        body = {"samples": [sample(ts, pv_daily_kwh=kwh)]}
+        assert berlin_client.post("/v1/ingest", json=body, headers=AUTH).status_code == 200
+    body = {"samples": [sample("2026-10-25T00:01:00+02:00", pv_daily_kwh=6.5)]}
+    assert berlin_client.post("/v1/ingest", json=body, headers=AUTH).status_code == 200
+    rows = db.execute("SELECT interval_s, pv_energy_kwh FROM sungrow_samples ORDER BY ts")
+    assert rows.fetchall() == [(None, 5.0), (90.0, 6.0), (30.0, 0.5)]
+    assert db.execute(RECOMPUTE_ALL, {"timezone": "Europe/Berlin"}).rowcount == 0
+
+
+def test_batch_racing_another_for_the_same_timestamps_is_merged(client, db, database_url):
+    # Another transaction holds an uncommitted sample at one of the batch's timestamps:
+    # the batch's check cannot see it, its COPY waits for it and then conflicts, and the
+    # batch is merged instead: every other sample stored, the racing one kept.
+    other = psycopg.connect(database_url)
+    other.execute(
+        "INSERT INTO sungrow_samples (device_id, ts, pv_power_w, battery_power_w, "
+        "battery_soc_pct, load_power_w, export_power_w) VALUES "
+        "('inverter-01', '2026-11-28T10:00:10Z', 7, 0, 50, 0, 0)"
+    )
+    timer = threading.Timer(0.5, other.commit)
+    timer.start()
+    try:
+        batch = [sample(f"2026-11-28T10:00:{s:02d}Z", pv_power_w=1.0) for s in range(0, 30, 5)]
+        response = post(client, {"samples": batch})
+    finally:
+        timer.join()
+        other.close()
+    assert response.json == {"inserted": 5}
+    rows = stored_rows(db)
+    assert [row[1] for row in rows] == [1.0, 1.0, 7.0, 1.0, 1.0, 1.0]
+    intervals = db.execute("SELECT interval_s FROM sungrow_samples ORDER BY ts").fetchall()
+    assert [i for (i,) in intervals] == [None, 5.0, 5.0, 5.0, 5.0, 5.0]

@@ -31,7 +31,7 @@ def ingest():
     for sample in batch:
         require_device(sample["device_id"], "Sample device ID does not match authenticated device.")
 
-    with current_app.extensions["sungrow.pool"].connection() as conn, conn.transaction():
+    with current_app.extensions["sungrow.pool"].connection() as conn:
         inserted, newest = insert_samples(conn, g.device_id, batch, settings.timezone)
         if inserted and newest is None:
             newest = latest_sample(conn, g.device_id)
