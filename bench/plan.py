@@ -2,6 +2,7 @@
 
 import dataclasses
 from concurrent.futures import Executor
+from datetime import date, timedelta
 
 from bench.stack import Backends, Gunicorn
 
@@ -10,6 +11,8 @@ REALTIME_CONNECTIONS = 16
 DASHBOARDS = 50
 SERIES_DEVICE = "series-1"
 FRAMES = ("day", "month", "year", "all")
+RANGE = "30 days hourly"
+SERIES_CASES = (*FRAMES, RANGE)  # every frame, and a 30-day range at hourly resolution
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,3 +83,11 @@ class Context:
     server: Gunicorn
     bare: Gunicorn
     load: Executor
+
+
+def series_query(case: str, today: date) -> str:
+    """The query string of a series case (`today`: the site's date, UTC in the bench)."""
+    if case == RANGE:
+        start = today - timedelta(days=30)
+        return f"device_id={SERIES_DEVICE}&from={start}&to={today}&resolution=hour"
+    return f"device_id={SERIES_DEVICE}&frame={case}"

@@ -4,7 +4,7 @@ import math
 
 from bench.fleet import KINDS, P99_LIMIT_S
 from bench.loadclient import total_errors
-from bench.plan import FRAMES
+from bench.plan import RANGE, SERIES_CASES
 
 HEADER = (
     "| # | workload | measure | result | reference (same run) | ratio | errors | load CPU "
@@ -113,7 +113,7 @@ def series_rows(found: dict[str, dict | None]) -> list[str]:
         if found.get(source) is None:
             lines.append(row("3", f"series, {source}", "", "not available here", *[""] * 6))
             continue
-        for frame in FRAMES:
+        for frame in SERIES_CASES:
             item = found[source][frame]
             limit = 10 if source == "aggregates" else (50 if frame == "day" else None)
             slow = ", first run only: over the time budget" if item["slow"] else ""
@@ -121,7 +121,7 @@ def series_rows(found: dict[str, dict | None]) -> list[str]:
             lines.append(
                 row(
                     "3",
-                    f"series `{frame}`, {source}",
+                    f"series {frame if frame == RANGE else f'`{frame}`'}, {source}",
                     f"p50 / p99 ({plural(item['requests'], 'request')}{slow}{buckets})",
                     series_result(item),
                     "",

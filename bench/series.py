@@ -1,4 +1,5 @@
-"""Workload 3: series latency per frame, on the continuous aggregates and on the fallback."""
+"""Workload 3: series latency per frame and for a 30-day hourly range, on the continuous
+aggregates and on the fallback."""
 
 import asyncio
 import json
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from bench.loadclient import Connection, Timings, request, total_errors
-from bench.plan import FRAMES, SERIES_DEVICE, Context, token
+from bench.plan import SERIES_CASES, SERIES_DEVICE, Context, series_query, token
 from bench.stack import flask_command
 from sungrow_server.schema import VIEWS, views_present
 
@@ -84,12 +85,11 @@ def job(port: int, count: int, max_s: float, skip: set[str]) -> dict[str, dict]:
 
 async def _frames(port: int, count: int, max_s: float, skip: set[str]) -> dict[str, dict]:
     conn, found = Connection(port), {}
-    for frame in FRAMES:
+    today = datetime.now(UTC).date()
+    for frame in SERIES_CASES:
         if frame in skip:
             continue
-        data = request(
-            "GET", f"/v1/series?device_id={SERIES_DEVICE}&frame={frame}", token(SERIES_DEVICE)
-        )
+        data = request("GET", f"/v1/series?{series_query(frame, today)}", token(SERIES_DEVICE))
         timings, done = Timings(), 0
         started = time.perf_counter()
         body = await timings.timed(conn, data)  # the warm-up, counted only if it is slow
@@ -129,7 +129,7 @@ def measure(ctx: Context, label: str) -> dict[str, dict]:
             flush=True,
         )
     found = {}
-    for frame in FRAMES:
+    for frame in SERIES_CASES:
         results = [run[frame] for run in runs if frame in run]
         found[frame] = {
             "p50": statistics.median(r["p50"] for r in results),
