@@ -13,7 +13,7 @@ from bench.plan import Context, realtime_devices, token
 from bench.stack import Gunicorn
 from bench.write_path import COPY_MAIN, copy_rows
 
-MODES = ("bare", "hit", "miss", "silent")
+MODES = ("bare", "bare+redis", "hit", "miss", "silent")
 WARMUP_S = 1.0
 SILENCE = timedelta(days=7)
 
@@ -26,9 +26,10 @@ def seed(database_url: str, devices: list[str], age: timedelta = timedelta(0)) -
             copy_rows(conn, COPY_MAIN, device, samples_at(start, 1))
 
 
-def path(device: str) -> str:
-    """The realtime URL of a device."""
-    return f"/v1/realtime?device_id={device}"
+def path(device: str, mode: str = "hit") -> str:
+    """The realtime URL of a device (for `bare+redis`, the bare app's Redis route)."""
+    route = "/v1/realtime/redis" if mode == "bare+redis" else "/v1/realtime"
+    return f"{route}?device_id={device}"
 
 
 def bare_body(server: Gunicorn) -> str:
@@ -47,12 +48,14 @@ def newer_rows(database_url: str) -> int:
         return conn.execute(query, (datetime.now(UTC) - SILENCE,)).fetchone()[0]
 
 
-def job(port: int, devices: list[str], redis_url: str | None, duration: float) -> dict:
+def job(port: int, devices: list[str], redis_url: str | None, duration: float, mode: str) -> dict:
     """Load process: one closed loop per device; with `redis_url`, its key goes before each GET."""
-    return asyncio.run(_hammer(port, devices, redis_url, duration))
+    return asyncio.run(_hammer(port, devices, redis_url, duration, mode))
 
 
-async def _hammer(port: int, devices: list[str], redis_url: str | None, duration: float) -> dict:
+async def _hammer(
+    port: int, devices: list[str], redis_url: str | None, duration: float, mode: str
+) -> dict:
     client = redis.asyncio.from_url(redis_url) if redis_url else None
     measured, finished = Timings(), []
     warm_until = time.perf_counter() + WARMUP_S
@@ -60,7 +63,7 @@ async def _hammer(port: int, devices: list[str], redis_url: str | None, duration
 
     async def loop(device: str) -> None:
         conn, warmup = Connection(port), Timings()
-        data = request("GET", path(device), token(device))
+        data = request("GET", path(device, mode), token(device))
         while (now := time.perf_counter()) < end:
             if client is not None:
                 await client.delete(f"realtime:{device}")
@@ -81,11 +84,11 @@ def measure(ctx: Context) -> dict[str, dict]:
     newer = newer_rows(ctx.backends.database_url)
     found: dict[str, list[dict]] = {mode: [] for mode in MODES}
     for run in range(ctx.plan.runs):
-        for mode in MODES[run % 4 :] + MODES[: run % 4]:
-            port = ctx.bare.port if mode == "bare" else ctx.server.port
+        for mode in MODES[run % len(MODES) :] + MODES[: run % len(MODES)]:
+            port = ctx.bare.port if mode.startswith("bare") else ctx.server.port
             devices = realtime_devices(silent=mode == "silent")
             redis_url = ctx.backends.redis_url if mode in ("miss", "silent") else None
-            future = ctx.load.submit(job, port, devices, redis_url, ctx.plan.realtime_s)
+            future = ctx.load.submit(job, port, devices, redis_url, ctx.plan.realtime_s, mode)
             found[mode].append(future.result())
         bare = found["bare"][-1]["rate"]
         for mode in MODES:
