@@ -14,7 +14,7 @@ integrated from power the same way when buckets are summed. A local day whose sa
 all carry the counter therefore has exactly the inverter's own daily figure.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 MAX_GAP_S = 300
@@ -45,12 +45,14 @@ def derive(
     derived = []
     prev_ts, prev_kwh = previous or (None, None)
     prev_day = prev_ts.astimezone(zone).date() if prev_ts is not None else None
+    day, day_start, day_end = None, None, None
     for sample in samples:
         ts, kwh = sample["ts"], sample["pv_daily_kwh"]
         interval = None
         if prev_ts is not None and ts - prev_ts <= MAX_GAP:
             interval = (ts - prev_ts).total_seconds()
-        day = ts.astimezone(zone).date()
+        if day is None or not day_start <= ts < day_end:
+            day, day_start, day_end = local_day(ts, zone)
         if kwh is not None and day != prev_day:
             energy = kwh
         elif kwh is not None and prev_kwh is not None:
@@ -60,6 +62,16 @@ def derive(
         derived.append((interval, energy))
         prev_ts, prev_kwh, prev_day = ts, kwh, day
     return derived
+
+
+def local_day(ts: datetime, zone: ZoneInfo) -> tuple[date, datetime, datetime]:
+    """The local date of `ts` in `zone`, and when that day starts and ends (in UTC)."""
+    day = ts.astimezone(zone).date()
+    start = datetime.combine(day, time(), zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
+    if not start <= ts < end:  # a zone whose midnight is skipped or repeated: no shortcut
+        start = end = ts
+    return day, start, end
 
 
 # How far from a sample its neighbours can matter: a neighbour on the same local day (at

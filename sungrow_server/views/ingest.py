@@ -28,8 +28,8 @@ def ingest():
             "Split into smaller batches.",
         )
     batch = ingest_batch_schema.load(payload)["samples"]
-    for sample in batch:
-        require_device(sample["device_id"], "Sample device ID does not match authenticated device.")
+    for device_id in {sample["device_id"] for sample in batch}:
+        require_device(device_id, "Sample device ID does not match authenticated device.")
 
     with current_app.extensions["sungrow.pool"].connection() as conn:
         inserted, newest = insert_samples(conn, g.device_id, batch, settings.timezone)
