@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench import document, fleet, ingest, realtime, series, stack
 from bench.plan import Context, Plan, all_tokens, fleet_devices, realtime_devices
-from bench.watch import CpuWatch
+from bench.watch import CpuWatch, settle
 
 OUTPUT = stack.REPO / "docs" / "BENCHMARKS.md"
 WORKLOADS = ("ingest", "realtime", "series", "fleet")
@@ -52,8 +52,9 @@ def run_workloads(ctx: Context, env: dict[str, str], watch: CpuWatch, only: set[
     url = ctx.backends.database_url
 
     def phase(name: str) -> None:
+        waited = settle(url)
         watch.phase = name
-        print(name, flush=True)
+        print(f"{name} (after {waited:.1f} s for the disk to settle)", flush=True)
 
     results = {"series": {}}
     if "series" in only:

@@ -1,9 +1,13 @@
 """CPU used by processes outside the bench, so that a busy shared machine shows in the results."""
 
+import contextlib
 import os
 import statistics
 import threading
+import time
 from pathlib import Path
+
+import psycopg
 
 
 def process_table() -> dict[int, tuple[int, int]]:
@@ -75,3 +79,31 @@ class CpuWatch(threading.Thread):
         summary = {phase: statistics.mean(values) for phase, values in self.shares.items()}
         summary["max"] = max((max(v) for v in self.shares.values()), default=0.0)
         return summary
+
+
+def dirty_mib() -> float:
+    """Page cache waiting to be written back, from /proc/meminfo, in MiB."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("Dirty:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def settle(database_url: str, limit_mib: float = 32, timeout_s: float = 60) -> float:
+    """Let the previous workload's writes reach the disk before the next one starts.
+
+    A workload that wrote a lot leaves PostgreSQL's checkpoint and the kernel's writeback
+    to the next one: the kernel then stalls every writer, down to gunicorn's access log,
+    and the next workload is billed for the previous one. Returns the seconds waited.
+    """
+    started = time.monotonic()
+    # A given database's user may not be allowed to checkpoint; the wait still holds.
+    with (
+        psycopg.connect(database_url, autocommit=True) as conn,
+        contextlib.suppress(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute("CHECKPOINT")
+    os.sync()
+    while dirty_mib() > limit_mib and time.monotonic() - started < timeout_s:
+        time.sleep(0.2)
+    return time.monotonic() - started
