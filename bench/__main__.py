@@ -22,11 +22,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a ~2 minute version")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median; default 3)")
     parser.add_argument(
-        "--years", type=float, help="years of 5 s samples for the series workload (default 1)"
+        "--years",
+        help="comma-separated years of 5 s samples, one series data set each (default 1,5)",
     )
     parser.add_argument(
         "--fleet-sizes",
-        default="250,500,1000,2000",
+        default="500,1000,2000,4000",
         help="fleet sizes to try in order, stopping at the first failure",
     )
     parser.add_argument(
@@ -41,6 +42,10 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    try:
+        args.years = [float(y) for y in args.years.split(",")] if args.years else None
+    except ValueError:
+        parser.error("--years takes numbers separated by commas, such as 1,5")
     args.only = set(args.only.split(","))
     if not args.only or not args.only <= set(WORKLOADS):
         parser.error(f"--only takes workloads among {', '.join(WORKLOADS)}")
@@ -60,7 +65,9 @@ def run_workloads(ctx: Context, env: dict[str, str], watch: CpuWatch, only: set[
     if "series" in only:
         phase("series data")
         data = series.load(ctx, env)
-        print(f"  {data['rows']:,} rows; seconds: {data['seconds']}", flush=True)
+        for item in data["sets"]:
+            print(f"  {item['device']}: {item['rows']:,} rows", flush=True)
+        print(f"  seconds: {data['seconds']}", flush=True)
         results["series_data"] = data
     if "ingest" in only:
         phase("ingest")
@@ -95,7 +102,8 @@ def measure(plan: Plan, args: argparse.Namespace, logdir: Path) -> tuple[dict, l
     with stack.backends(args.database_url, args.redis_url) as backends:
         if backends.postmaster:
             watch.roots.add(backends.postmaster)
-        env = stack.server_env(backends.database_url, backends.redis_url, all_tokens(largest))
+        tokens = all_tokens(largest, plan.series_days)
+        env = stack.server_env(backends.database_url, backends.redis_url, tokens)
         print(stack.flask_command(env, "init-db").strip(), flush=True)
         live = realtime_devices() + fleet_devices(largest)
         realtime.seed(backends.database_url, live)

@@ -12,7 +12,7 @@ import psycopg
 import redis
 
 from bench import report
-from bench.plan import Plan
+from bench.plan import Plan, span
 from bench.stack import REPO, Backends
 
 TEMPLATE = Path(__file__).resolve().parent / "benchmarks.md.tmpl"
@@ -91,14 +91,16 @@ def fields(plan: Plan, results: dict, machine: list[tuple[str, str]], minutes: f
         "foreign_cpu": report.foreign_cpu(results["foreign_cpu"]),
         "table": report.table(results),
         "ladder": report.ladder(results["fleet"]),
-        "rows": f"{data['rows']:,}",
-        "days": str(plan.series_days),
+        "series_sets": " and ".join(
+            f"{item['rows']:,} rows for `{item['device']}` ({span(item['days'])})"
+            for item in data["sets"]
+        ),
         "load_s": ", ".join(f"{step} {seconds:.0f} s" for step, seconds in data["seconds"].items()),
         "fleet_s": f"{plan.fleet_s:g}",
         "realtime_s": f"{plan.realtime_s:g}",
         "ingest_plan": ingest,
         "series_plan": f"up to {plan.series_requests} requests or {plan.series_max_s:g} s "
-        "per frame and run, warm-up included (at least one timed request)",
+        "per case and run, warm-up included (at least one timed request)",
         "slow_s": f"{plan.series_max_s / 2:g}",
     }
 

@@ -9,7 +9,6 @@ from bench.stack import Backends, Gunicorn
 INGEST_CONNECTIONS = 16
 REALTIME_CONNECTIONS = 16
 DASHBOARDS = 50
-SERIES_DEVICE = "series-1"
 FRAMES = ("day", "month", "year", "all")
 RANGE = "30 days hourly"
 SERIES_CASES = (*FRAMES, RANGE)  # every frame, and a 30-day range at hourly resolution
@@ -22,7 +21,7 @@ class Plan:
     runs: int
     ingest_batches: dict[int, int]  # batch size -> batches per connection and run
     realtime_s: float
-    series_days: int
+    series_days: tuple[int, ...]  # one device per data set, each this many days long
     series_requests: int
     series_max_s: float
     fleet_sizes: tuple[int, ...]
@@ -30,9 +29,10 @@ class Plan:
     quick: bool
 
     @classmethod
-    def build(cls, runs: int, quick: bool, years: float | None, fleet_sizes: tuple[int, ...]):
-        """The default plan (about 10 minutes) or the quick one (about 2)."""
-        days = round(365 * years) if years else (30 if quick else 365)
+    def build(cls, runs: int, quick: bool, years: list[float] | None, fleet_sizes: tuple[int, ...]):
+        """The default plan (about 15 minutes) or the quick one (about 2)."""
+        default = (30,) if quick else (365, 5 * 365)
+        days = tuple(round(365 * y) for y in years) if years else default
         return cls(
             runs=runs,
             ingest_batches={30: 25, 1000: 2} if quick else {30: 50, 1000: 4},
@@ -62,11 +62,16 @@ def fleet_devices(count: int) -> list[str]:
     return [f"fleet-{i:04d}" for i in range(count)]
 
 
-def all_tokens(fleet_size: int) -> dict[str, str]:
+def series_device(days: int) -> str:
+    """The device holding the series data set of `days` days."""
+    return f"series-{days}d"
+
+
+def all_tokens(fleet_size: int, series_days: tuple[int, ...]) -> dict[str, str]:
     """token -> device for every device the benchmark uses."""
     devices = ingest_devices() + realtime_devices() + realtime_devices(silent=True)
-    devices += fleet_devices(fleet_size)
-    return {token(device): device for device in [*devices, SERIES_DEVICE]}
+    devices += fleet_devices(fleet_size) + [series_device(days) for days in series_days]
+    return {token(device): device for device in devices}
 
 
 def token(device: str) -> str:
@@ -85,9 +90,16 @@ class Context:
     load: Executor
 
 
-def series_query(case: str, today: date) -> str:
+def series_query(case: str, today: date, device: str) -> str:
     """The query string of a series case (`today`: the site's date, UTC in the bench)."""
     if case == RANGE:
         start = today - timedelta(days=30)
-        return f"device_id={SERIES_DEVICE}&from={start}&to={today}&resolution=hour"
-    return f"device_id={SERIES_DEVICE}&frame={case}"
+        return f"device_id={device}&from={start}&to={today}&resolution=hour"
+    return f"device_id={device}&frame={case}"
+
+
+def span(days: int) -> str:
+    """`1 year`, `5 years`, `30 days`."""
+    if days % 365:
+        return f"{days} days"
+    return f"{days // 365} year{'' if days == 365 else 's'}"

@@ -4,7 +4,7 @@ import math
 
 from bench.fleet import KINDS, P99_LIMIT_S
 from bench.loadclient import total_errors
-from bench.plan import RANGE, SERIES_CASES
+from bench.plan import RANGE, SERIES_CASES, span
 
 HEADER = (
     "| # | workload | measure | result | reference (same run) | ratio | errors | load CPU "
@@ -113,32 +113,35 @@ def series_result(item: dict) -> str:
 
 
 def series_rows(found: dict[str, dict | None]) -> list[str]:
-    """Workload 3: every frame on the aggregates, then on the fallback."""
+    """Workload 3: every case on the aggregates, then on the fallback, per data set."""
     lines = []
     for source in ("aggregates", "fallback"):
         if found.get(source) is None:
             lines.append(row("3", f"series, {source}", "", "not available here", *[""] * 6))
             continue
-        for frame in SERIES_CASES:
-            item = found[source][frame]
-            limit = 10 if source == "aggregates" else (50 if frame == "day" else None)
-            slow = ", first run only: over the time budget" if item["slow"] else ""
-            buckets = f"; {plural(item['buckets'], 'bucket')}" if item["buckets"] else ""
-            lines.append(
-                row(
-                    "3",
-                    f"series {frame if frame == RANGE else f'`{frame}`'}, {source}",
-                    f"p50 / p99 ({plural(item['requests'], 'request')}{slow}{buckets})",
-                    series_result(item),
-                    "",
-                    "",
-                    errors(item["errors"]),
-                    "",
-                    f"p50 ≤ {limit} ms" if limit else "none",
-                    at_most(item["p50"], limit) if limit else "",
-                )
-            )
+        for days, cases in found[source].items():
+            for frame in SERIES_CASES:
+                lines.append(series_row(cases[frame], frame, f"{source}, {span(days)}", source))
     return lines
+
+
+def series_row(item: dict, frame: str, where: str, source: str) -> str:
+    """One series case."""
+    limit = 10 if source == "aggregates" else (50 if frame == "day" else None)
+    slow = ", first run only: over the time budget" if item["slow"] else ""
+    buckets = f"; {plural(item['buckets'], 'bucket')}" if item["buckets"] else ""
+    return row(
+        "3",
+        f"series {frame if frame == RANGE else f'`{frame}`'}, {where}",
+        f"p50 / p99 ({plural(item['requests'], 'request')}{slow}{buckets})",
+        series_result(item),
+        "",
+        "",
+        errors(item["errors"]),
+        "",
+        f"p50 ≤ {limit} ms" if limit else "none",
+        at_most(item["p50"], limit) if limit else "",
+    )
 
 
 def fleet_rows(steps: list[dict]) -> list[str]:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from bench.loadclient import Connection, Timings, request, total_errors
-from bench.plan import SERIES_CASES, SERIES_DEVICE, Context, series_query, token
+from bench.plan import SERIES_CASES, Context, series_device, series_query, span, token
 from bench.stack import flask_command
 from sungrow_server.schema import VIEWS, views_present
 
@@ -31,9 +31,9 @@ FROM generate_series(0, %(count)s - 1) AS i,
 """
 
 
-def _insert(database_url: str, start: datetime, end: datetime) -> None:
+def _insert(database_url: str, device: str, start: datetime, end: datetime) -> None:
     params = {
-        "device": SERIES_DEVICE,
+        "device": device,
         "start": start,
         "count": int((end - start) / STEP),
         "epoch": int(start.timestamp()),
@@ -43,24 +43,27 @@ def _insert(database_url: str, start: datetime, end: datetime) -> None:
 
 
 def load(ctx: Context, env: dict[str, str]) -> dict:
-    """5-second samples of one device over the plan's days up to now, then refresh and vacuum."""
+    """Per data set, 5-second samples of its device over its days up to now; then one
+    refresh of the aggregates and a vacuum."""
     url = ctx.backends.database_url
     end = datetime.now(UTC).replace(second=0, microsecond=0)
-    start = end - timedelta(days=ctx.plan.series_days)
-    pieces = []
-    while start < end:
-        pieces.append((start, min(start + PIECE, end)))
-        start += PIECE
-    timings = {}
-    started = time.perf_counter()
-    with ThreadPoolExecutor(2) as pool:  # two connections: one per core
-        list(pool.map(lambda piece: _insert(url, *piece), pieces))
-    timings["generate"] = time.perf_counter() - started
+    timings, sets = {}, []
+    for days in ctx.plan.series_days:
+        device, start, pieces = series_device(days), end - timedelta(days=days), []
+        while start < end:
+            pieces.append((start, min(start + PIECE, end)))
+            start += PIECE
+        started = time.perf_counter()
+        with ThreadPoolExecutor(2) as pool:  # two connections: one per core
+            list(pool.map(lambda piece, device=device: _insert(url, device, *piece), pieces))
+        timings[f"generate {span(days)}"] = time.perf_counter() - started
+        sets.append({"days": days, "device": device})
     with psycopg.connect(url, autocommit=True) as conn:
         aggregates = bool(views_present(conn))
-        rows = conn.execute(
-            "SELECT count(*) FROM sungrow_samples WHERE device_id = %s", (SERIES_DEVICE,)
-        ).fetchone()[0]
+        for item in sets:
+            item["rows"] = conn.execute(
+                "SELECT count(*) FROM sungrow_samples WHERE device_id = %s", (item["device"],)
+            ).fetchone()[0]
         started = time.perf_counter()
         if aggregates:
             flask_command(env, "refresh-aggregates")
@@ -68,7 +71,7 @@ def load(ctx: Context, env: dict[str, str]) -> dict:
         started = time.perf_counter()
         conn.execute("VACUUM ANALYZE")
         timings["vacuum"] = time.perf_counter() - started
-    return {"rows": rows, "aggregates": aggregates, "seconds": timings}
+    return {"sets": sets, "aggregates": aggregates, "seconds": timings}
 
 
 def drop_views(database_url: str) -> None:
@@ -78,18 +81,21 @@ def drop_views(database_url: str) -> None:
             conn.execute(f"DROP MATERIALIZED VIEW IF EXISTS {view} CASCADE")
 
 
-def job(port: int, count: int, max_s: float, skip: set[str]) -> dict[str, dict]:
-    """Load process: every frame in turn from one keep-alive connection, one request at a time."""
-    return asyncio.run(_frames(port, count, max_s, skip))
+def job(port: int, device: str, count: int, max_s: float, skip: set[str]) -> dict[str, dict]:
+    """Load process: every case in turn from one keep-alive connection, one request at a time."""
+    return asyncio.run(_frames(port, device, count, max_s, skip))
 
 
-async def _frames(port: int, count: int, max_s: float, skip: set[str]) -> dict[str, dict]:
+async def _frames(
+    port: int, device: str, count: int, max_s: float, skip: set[str]
+) -> dict[str, dict]:
     conn, found = Connection(port), {}
     today = datetime.now(UTC).date()
     for frame in SERIES_CASES:
         if frame in skip:
             continue
-        data = request("GET", f"/v1/series?{series_query(frame, today)}", token(SERIES_DEVICE))
+        query = series_query(frame, today, device)
+        data = request("GET", f"/v1/series?{query}", token(device))
         timings, done = Timings(), 0
         started = time.perf_counter()
         body = await timings.timed(conn, data)  # the warm-up, counted only if it is slow
@@ -105,23 +111,28 @@ async def _frames(port: int, count: int, max_s: float, skip: set[str]) -> dict[s
     return found
 
 
-def measure(ctx: Context, label: str) -> dict[str, dict]:
-    """Per frame: p50 and p99 (medians of the runs), requests and errors.
+def measure(ctx: Context, label: str) -> dict[int, dict[str, dict]]:
+    """Per data set (by days) and case: p50 and p99 (medians of the runs), requests, errors."""
+    return {days: measure_set(ctx, label, days) for days in ctx.plan.series_days}
 
-    A frame whose first request takes more than half the plan's budget is measured by
+
+def measure_set(ctx: Context, label: str, days: int) -> dict[str, dict]:
+    """One data set's cases.
+
+    A case whose first request takes more than half the plan's budget is measured by
     that one request, in the first run only: a minute of fallback scans would tell no more.
     """
-    runs, slow = [], set()
-    for run in range(ctx.plan.runs):
-        plan = ctx.plan
+    runs, slow, plan = [], set(), ctx.plan
+    for run in range(plan.runs):
+        device = series_device(days)
         runs.append(
             ctx.load.submit(
-                job, ctx.server.port, plan.series_requests, plan.series_max_s, slow
+                job, ctx.server.port, device, plan.series_requests, plan.series_max_s, slow
             ).result()
         )
         slow |= {frame for frame, result in runs[-1].items() if result["slow"]}
         print(
-            f"  series {label} run {run + 1}: "
+            f"  series {label} {span(days)} run {run + 1}: "
             + ", ".join(
                 f"{f} p50 {r['p50'] * 1000:.1f} ms" if r["count"] else f"{f} failed"
                 for f, r in runs[-1].items()
