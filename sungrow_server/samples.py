@@ -1,5 +1,6 @@
 """Queries on sungrow_samples: the batch insert and the newest sample of a device."""
 
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
@@ -112,8 +113,14 @@ FROM inserted
 
 LATEST = f"""
 SELECT {", ".join(COLUMNS)} FROM sungrow_samples
-WHERE device_id = %s ORDER BY ts DESC LIMIT 1
+WHERE device_id = %(device_id)s AND ts >= %(since)s ORDER BY ts DESC LIMIT 1
 """
+# The newest sample is looked for in widening windows back from now, each bound a
+# constant, so that a live device's query plans and locks the newest chunk or two, not
+# every chunk of the history: cache misses answered 1,700/s instead of 650/s next to a
+# year of 5-second samples (53 chunks), and 125/s next to five years. A device silent
+# for longer than the last window takes one unbounded look.
+LATEST_WINDOWS = (timedelta(hours=1), timedelta(days=2), timedelta(days=60), None)
 
 
 def create_stage(conn: Connection) -> None:
@@ -188,8 +195,15 @@ def _merge(conn: Connection, batch: list[dict], params: dict) -> tuple[int, bool
 
 def latest_sample(conn: Connection, device_id: str) -> dict | None:
     """The newest stored sample of a device, or None."""
+    now = datetime.now(UTC)
     with conn.cursor(row_factory=dict_row) as cursor:
-        # Never prepared: on a hypertable the generic plan walks the newest chunk's ts
-        # index filtering on device_id, 244 ms for a device that has been silent while
-        # others wrote (bench), against 0.2 ms for a plan made with the device's value.
-        return cursor.execute(LATEST, (device_id,), prepare=False).fetchone()
+        for window in LATEST_WINDOWS:
+            since = now - window if window else "-infinity"
+            # Never prepared: a generic plan would take every chunk, and on a hypertable
+            # it walks the newest chunk's ts index filtering on device_id (244 ms for a
+            # device silent while others wrote, against 0.2 ms with the device's value).
+            params = {"device_id": device_id, "since": since}
+            found = cursor.execute(LATEST, params, prepare=False).fetchone()
+            if found is not None:
+                return found
+    return None

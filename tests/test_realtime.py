@@ -4,6 +4,7 @@ import json
 import logging
 import signal
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -123,6 +124,19 @@ def test_batch_ending_on_a_stored_sample_leaves_the_stored_one(client, redis_ser
     # Its newest sample is a repeat (skipped); the one stored stays the answer.
     ingest(client, sample("2026-11-28T10:00:00Z"), sample("2026-11-28T10:00:05Z", pv_power_w=9.0))
     assert client.get(URL, headers=AUTH).json["pv_power_w"] == 5.0
+
+
+@pytest.mark.parametrize(
+    "age", [timedelta(minutes=10), timedelta(days=1), timedelta(days=30), timedelta(days=400)]
+)
+def test_newest_sample_of_a_device_silent_for_a_while(client, redis_server, age):
+    # Looked for in widening windows back from now: each one finds the newest there is.
+    newest = (datetime.now(UTC) - age).replace(microsecond=0)
+    ingest(client, sample((newest - timedelta(days=500)).isoformat(), pv_power_w=1.0))
+    ingest(client, sample(newest.isoformat(), pv_power_w=2.0))
+    redis_server.client().delete(KEY)
+    answer = client.get(URL, headers=AUTH).json
+    assert (answer["ts"], answer["pv_power_w"]) == (newest.isoformat(), 2.0)
 
 
 def test_late_older_batch_never_replaces_newer(client, redis_server):
