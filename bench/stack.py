@@ -19,7 +19,7 @@ from tests.servers import PgCluster, RedisServer, free_port, pg_bindir
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 BENCH_DB = "sungrow_bench"
-WORKERS = 2
+WORKERS = config.default_workers()  # the server's own default on this machine
 
 
 @dataclasses.dataclass

@@ -1,5 +1,7 @@
 """Settings: required variables, types and rules of API.md, one clear line on error."""
 
+import os
+
 import pytest
 
 from sungrow_server.config import (
@@ -158,6 +160,11 @@ def test_server_settings():
     )
     with pytest.raises(ConfigError, match="WORKERS"):
         load_server_settings({"WORKERS": "0"})
+
+
+def test_default_workers_are_two_per_usable_core():
+    cores = len(os.sched_getaffinity(0))
+    assert load_server_settings({}).workers == 2 * cores
 
 
 @pytest.mark.parametrize(
