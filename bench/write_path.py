@@ -71,7 +71,7 @@ def copy_rows(conn: Connection, statement: str, device_id: str, samples: list[di
 
 
 def via_server(conn: Connection, device_id: str, batch: list[dict]) -> int:
-    """A: the server's own insert_samples (binary COPY to a temp table, one INSERT)."""
+    """A: the server's own insert_samples (here appending: one check, then binary COPY)."""
     return insert_samples(conn, device_id, batch, "UTC")[0]
 
 
@@ -97,10 +97,10 @@ def via_copy(conn: Connection, device_id: str, batch: list[dict]) -> int:
 # (label, variant, whether half of every batch is stored before the timed run)
 CASES: list[tuple[str, Variant, bool]] = [
     ("D raw COPY (ceiling)", via_copy, False),
-    ("A insert_samples (COPY to temp + INSERT)", via_server, False),
+    ("A insert_samples (appending: check + COPY)", via_server, False),
     ("B one INSERT over unnest arrays", via_unnest, False),
     ("C executemany, 1 row/stmt", via_executemany, False),
-    ("A insert_samples, 50% retried", via_server, True),
+    ("A insert_samples, 50% retried (merged)", via_server, True),
     ("B unnest, 50% retried", via_unnest, True),
 ]
 
