@@ -77,6 +77,19 @@ def test_statement_timeout_frees_the_worker(database_url, redis_url, locked_tabl
         close_app(app)
 
 
+def test_server_sessions_have_the_timeout_and_no_jit(database_url, redis_url):
+    # JIT compiling a plan over hundreds of chunks took seconds that statement_timeout
+    # could not interrupt (a 15 s limit answered after 35 s in the bench): sessions run
+    # without it.
+    app = create_app(make_env(database_url, redis_url, STATEMENT_TIMEOUT_MS="1234"))
+    try:
+        with app.extensions["sungrow.pool"].connection() as conn:
+            assert conn.execute("SHOW jit").fetchone()[0] == "off"
+            assert conn.execute("SHOW statement_timeout").fetchone()[0] == "1234ms"
+    finally:
+        close_app(app)
+
+
 def test_exhausted_pool_answers_503_in_bounded_time(database_url, redis_url):
     app = create_app(make_env(database_url, redis_url, DB_POOL_SIZE="1", DB_POOL_TIMEOUT_S="0.5"))
     pool = app.extensions["sungrow.pool"]
