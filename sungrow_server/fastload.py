@@ -65,11 +65,16 @@ def compile_loader(schema: Schema) -> Callable[[Any], dict] | None:
 _LOADERS: dict[Schema, Callable[[Any], dict] | None] = {}
 
 
-def load(schema: Schema, data: Any) -> dict:
-    """`schema.load(data)`, through the schema's compiled loader when that can decide."""
+def loader_for(schema: Schema) -> Callable[[Any], dict] | None:
+    """The schema's compiled loader (compiled once per schema instance), or None."""
     if schema not in _LOADERS:
         _LOADERS[schema] = compile_loader(schema)
-    loader = _LOADERS[schema]
+    return _LOADERS[schema]
+
+
+def load(schema: Schema, data: Any) -> dict:
+    """`schema.load(data)`, through the schema's compiled loader when that can decide."""
+    loader = loader_for(schema)
     if loader is not None:
         try:
             return loader(data)
@@ -85,20 +90,11 @@ class CompiledList(fields.List):
     `fields.List` load, which reports every error with its index.
     """
 
-    def __init__(self, nested: fields.Nested, **kwargs):
-        super().__init__(nested, **kwargs)
-        self._loader: Callable[[Any], dict] | bool | None = False
-
-    def _compiled(self) -> Callable[[Any], dict] | None:
-        if self._loader is False:
-            unknown = self.inner.unknown
-            schema = self.inner.schema
-            same = unknown is None or unknown == schema.unknown
-            self._loader = compile_loader(schema) if same else None
-        return self._loader
-
     def _deserialize(self, value, attr, data, **kwargs):
-        loader = self._compiled()
+        schema = self.inner.schema
+        # A Nested field that overrides the schema's `unknown` is not what was compiled.
+        same = self.inner.unknown in (None, schema.unknown)
+        loader = loader_for(schema) if same else None
         if loader is not None and type(value) is list:
             try:
                 return [loader(item) for item in value]
