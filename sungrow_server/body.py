@@ -1,8 +1,10 @@
 """Request bodies read within a byte limit (also after gunzip) and parsed as strict JSON."""
 
 import json
+import re
 import zlib
 
+import orjson
 from flask import Request
 
 from .errors import APIError
@@ -65,9 +67,53 @@ def _object(pairs: list[tuple]) -> dict:
     return result
 
 
+def _strict_loads(raw: bytes):
+    """The reference parser: the standard library, refusing constants and duplicate keys."""
+    return json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_object)
+
+
+# A quote followed by whitespace: where a key might be separated from its colon.
+_SPACED_QUOTE = re.compile(rb'"[ \t\n\r]')
+
+
+def _surely_unique(raw: bytes, data) -> bool:
+    """True only if no object of `raw` (already parsed into `data`) repeats a key.
+
+    Checked without a parser hook, for the shape of an ingest body: an object with a
+    `samples` list of objects. In a text with no quote directly followed by whitespace,
+    each key is directly followed by a colon, so there are at least as many `":` as keys
+    in all its objects (more if a string holds an escaped quote before a colon). The
+    parsed top object and samples hold one member per key of theirs, fewer if a key
+    repeats, and objects elsewhere (nested, or dropped by a repeated key) add keys only to
+    the text. Equal counts therefore prove that no key repeats anywhere. Any other text
+    answers False and is parsed again with the hook: always right, only slower.
+    """
+    if type(data) is not dict:
+        return False
+    samples = data.get("samples")
+    if type(samples) is not list or any(type(sample) is not dict for sample in samples):
+        return False
+    if _SPACED_QUOTE.search(raw):
+        return False
+    return raw.count(b'":') == len(data) + sum(map(len, samples))
+
+
 def parse_json(raw: bytes):
-    """Strict JSON (no NaN/Infinity, no duplicate keys); 400 with a short sentence otherwise."""
+    """Strict JSON (no NaN/Infinity, no duplicate keys); 400 with a short sentence otherwise.
+
+    The answer is the standard library's (with integers beyond 64 bits read as floats: no
+    field accepts one either way). orjson parses a 1000-sample batch in a quarter of the
+    time; whatever it refuses, and any text where a repeated key cannot be ruled out
+    cheaply, goes through the standard library, which decides and words the error.
+    """
     try:
-        return json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_object)
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if _surely_unique(raw, data):
+            return data
+    try:
+        return _strict_loads(raw)
     except (ValueError, RecursionError):
         raise APIError(400, "Request body is not valid JSON.") from None
