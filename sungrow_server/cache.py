@@ -6,6 +6,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
+import orjson
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -104,7 +105,7 @@ class RealtimeCache:
         try:
             if not (sep and len(stamp) == STAMP_DIGITS and stamp.isdigit()):
                 raise ValueError("no timestamp prefix")
-            if not isinstance(json.loads(body), dict):
+            if not isinstance(orjson.loads(body), dict):  # a fifth of a hit's time with json
                 raise ValueError("not a JSON object")
         except ValueError:
             log.warning("redis held an unreadable value for %s; ignoring it", self.key(device_id))

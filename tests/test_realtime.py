@@ -162,7 +162,15 @@ def test_stale_reader_cannot_overwrite_newer(app, redis_server):
 
 
 @pytest.mark.parametrize(
-    "garbage", [b"not json at all", b"00000000000000000001|{broken", b"\xff\xfe", b"123|[]"]
+    "garbage",
+    [
+        b"not json at all",
+        b"00000000000000000001|{broken",
+        b"00000000000000000001|[1]",
+        b'00000000000000000001|{"a": "\xff"}',
+        b"\xff\xfe",
+        b"123|[]",
+    ],
 )
 def test_garbage_in_cache_is_ignored(client, redis_server, caplog, garbage):
     ingest(client, sample("2026-11-28T10:00:00Z", pv_power_w=7.0))
