@@ -7,10 +7,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the WSGI app; `test_config` replaces the environment (tests never read it)."""
     from . import auth, cache, cli, db, errors
     from .config import load_settings
+    from .jsonprovider import OrjsonProvider
     from .views import register_blueprints
 
     app = Flask(__name__)
-    app.json.sort_keys = False  # fields go out in the order API.md lists them
+    app.json = OrjsonProvider(app)  # keeps key order, as API.md lists the fields
     app.config["SETTINGS"] = load_settings(test_config)
     auth.init_app(app)
     db.init_app(app)
