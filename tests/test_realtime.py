@@ -4,6 +4,7 @@ import json
 import logging
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -245,3 +246,45 @@ def test_redis_hung_costs_milliseconds(database_url):
         server.process.send_signal(signal.SIGCONT)
         server.stop()
         close_app(app)
+
+
+def test_a_late_reply_never_answers_another_device(database_url):
+    """A GET that timed out leaves its reply on the way; the next GET must not read it."""
+    server = RedisServer().start()
+    app = create_app(make_env(database_url, server.url, REDIS_TIMEOUT_MS="100"))
+    auth_02 = {"Authorization": "Bearer token-02"}
+    try:
+        client = app.test_client()
+        ingest(client, sample("2026-11-28T10:00:00Z", pv_power_w=1.0))
+        other = sample("2026-11-28T10:00:00Z", device_id="inverter-02", pv_power_w=2.0)
+        assert (
+            client.post("/v1/ingest", json={"samples": [other]}, headers=auth_02).status_code == 200
+        )
+        server.process.send_signal(signal.SIGSTOP)
+        assert client.get(URL, headers=AUTH).json["pv_power_w"] == 1.0  # from PostgreSQL
+        server.process.send_signal(signal.SIGCONT)  # now Redis answers that GET, too late
+        time.sleep(1.2)  # past the back-off
+        answer = client.get("/v1/realtime?device_id=inverter-02", headers=auth_02)
+        assert answer.json["device_id"] == "inverter-02"
+        assert answer.json["pv_power_w"] == 2.0
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+        server.stop()
+        close_app(app)
+
+
+def test_concurrent_readers_each_get_their_own_device(app, redis_server):
+    """gunicorn's threads share the cache: each reads on a connection of its own."""
+    client = app.test_client()
+    auth_02 = {"Authorization": "Bearer token-02"}
+    ingest(client, sample("2026-11-28T10:00:00Z", pv_power_w=1.0))
+    other = sample("2026-11-28T10:00:00Z", device_id="inverter-02", pv_power_w=2.0)
+    assert client.post("/v1/ingest", json={"samples": [other]}, headers=auth_02).status_code == 200
+    cache = app.extensions["sungrow.cache"]
+
+    def read(device_id: str) -> set:
+        return {json.loads(cache.get(device_id))["device_id"] for _ in range(300)}
+
+    devices = ["inverter-01", "inverter-02"] * 4
+    with ThreadPoolExecutor(len(devices)) as pool:
+        assert list(pool.map(read, devices)) == [{device} for device in devices]
