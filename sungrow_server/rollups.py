@@ -13,13 +13,10 @@ RESOLUTIONS = ("5min", "hour", "day", "month")  # finest first
 FRAMES = {"day": "hour", "month": "day", "year": "month", "all": "month"}
 # The rollup views, by the resolution of their buckets.
 VIEWS = {"hour": "sungrow_hourly", "day": "sungrow_daily", "month": "sungrow_monthly"}
+# Buckets of a fixed length; days and months follow the zone's calendar.
+FIXED_LENGTH = {"5min": timedelta(minutes=5), "hour": timedelta(hours=1)}
 # Shortest length of a bucket, to bound how many buckets a range can have.
-MIN_LENGTH = {
-    "5min": timedelta(minutes=5),
-    "hour": timedelta(hours=1),
-    "day": timedelta(hours=23),
-    "month": timedelta(days=28),
-}
+MIN_LENGTH = {**FIXED_LENGTH, "day": timedelta(hours=23), "month": timedelta(days=28)}
 ENERGIES = tuple(name for name in SUMS if name != "covered_s")
 FIELDS = (
     "bucket",
@@ -35,6 +32,7 @@ FIELDS = (
     "incomplete",
 )
 SUMMED = (*ENERGIES, "covered_s")  # the query's last columns, in this order
+COLUMNS = (*FIELDS[:-2], "covered_s")  # a row of the query
 # A bucket is complete once it has ended and samples cover this share of it.
 COMPLETE_COVERAGE = 0.95
 
@@ -236,31 +234,44 @@ def series(conn: Connection, request: SeriesRequest, views_timezone: str | None)
         break
     if rows is None:
         rows = conn.execute(build_query(request, None), params).fetchall()
-    return [shape(row, request) for row in rows]
+    return shape(rows, request)
 
 
-def shape(row: tuple, request: SeriesRequest, now: datetime | None = None) -> dict:
-    """A bucket as the API gives it: averages, sums, energies, coverage of its span."""
-    *values, covered_s = row
-    bucket = dict(zip(FIELDS[: len(values)], values, strict=True))
-    for name in ENERGIES:
-        bucket[name] = bucket[name] or 0.0
-    start = bucket["bucket"]
-    end = bucket_end(start, request.resolution, request.timezone)
-    span_start = max(start, request.start) if request.start else start
-    span_end = min(end, request.end) if request.end else end
-    # In UTC: Python subtracts datetimes of the same zone as wall-clock times.
-    seconds = (span_end.astimezone(UTC) - span_start.astimezone(UTC)).total_seconds()
-    bucket["coverage"] = min(1.0, (covered_s or 0.0) / seconds) if seconds > 0 else 0.0
-    ended = end <= (now or datetime.now(UTC))
-    bucket["incomplete"] = not ended or bucket["coverage"] < COMPLETE_COVERAGE
-    return bucket
+def shape(rows: list[tuple], request: SeriesRequest, now: datetime | None = None) -> list[dict]:
+    """Buckets as the API gives them: averages, sums, energies, coverage of their span.
+
+    What every bucket of the request shares is worked out once: a 30-day hourly range
+    has 720 buckets, and shaping them took a third of the request.
+    """
+    now = now or datetime.now(UTC)
+    lower = request.start.astimezone(UTC) if request.start else None
+    upper = request.end.astimezone(UTC) if request.end else None
+    length = FIXED_LENGTH.get(request.resolution)
+    buckets = []
+    for row in rows:
+        bucket = dict(zip(COLUMNS, row, strict=True))
+        covered_s = bucket.pop("covered_s") or 0.0
+        for name in ENERGIES:
+            bucket[name] = bucket[name] or 0.0
+        # Arithmetic on instants: Python adds to a zoned datetime on the wall clock.
+        start = bucket["bucket"].astimezone(UTC)
+        if length:
+            end = start + length
+        else:
+            end = bucket_end(start, request.resolution, request.timezone).astimezone(UTC)
+        span_start = max(start, lower) if lower else start
+        span_end = min(end, upper) if upper else end
+        seconds = (span_end - span_start).total_seconds()
+        bucket["coverage"] = min(1.0, covered_s / seconds) if seconds > 0 else 0.0
+        bucket["incomplete"] = end > now or bucket["coverage"] < COMPLETE_COVERAGE
+        buckets.append(bucket)
+    return buckets
 
 
 def bucket_end(start: datetime, resolution: str, timezone: str) -> datetime:
     """Where the bucket that begins at `start` ends (the next local day or month)."""
-    if resolution in ("5min", "hour"):
-        return start + MIN_LENGTH[resolution]
+    if resolution in FIXED_LENGTH:
+        return start.astimezone(UTC) + FIXED_LENGTH[resolution]
     zone = ZoneInfo(timezone)
     local = start.astimezone(zone)
     if resolution == "day":

@@ -77,7 +77,7 @@ def test_statement_timeout_frees_the_worker(database_url, redis_url, locked_tabl
         close_app(app)
 
 
-def test_server_sessions_have_the_timeout_and_no_jit(database_url, redis_url):
+def test_server_sessions_have_the_timeout_no_jit_and_utc(database_url, redis_url):
     # JIT compiling a plan over hundreds of chunks took seconds that statement_timeout
     # could not interrupt (a 15 s limit answered after 35 s in the bench): sessions run
     # without it.
@@ -86,6 +86,7 @@ def test_server_sessions_have_the_timeout_and_no_jit(database_url, redis_url):
         with app.extensions["sungrow.pool"].connection() as conn:
             assert conn.execute("SHOW jit").fetchone()[0] == "off"
             assert conn.execute("SHOW statement_timeout").fetchone()[0] == "1234ms"
+            assert conn.execute("SHOW TimeZone").fetchone()[0] == "UTC"
     finally:
         close_app(app)
 

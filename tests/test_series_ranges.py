@@ -10,7 +10,9 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from sungrow_server import create_app
 from sungrow_server.schema import refresh_aggregates, views_present
@@ -426,3 +428,39 @@ def test_energy_signs_follow_the_api(client):
     assert hour["export_energy_kwh"] == pytest.approx(1440 * 1790 / 3.6e6)
     assert hour["battery_charge_kwh"] == pytest.approx(360 * 1800 / 3.6e6)
     assert hour["battery_discharge_kwh"] == pytest.approx(180 * 1790 / 3.6e6)
+
+
+@pytest.mark.parametrize("session_zone", ["UTC", "Europe/Berlin", "America/New_York"])
+def test_coverage_does_not_depend_on_the_databases_own_zone(database_url, redis_url, session_zone):
+    """A PostgreSQL set up in a DST zone (Debian's initdb takes the machine's) hands out
+    timestamps in that zone; an hour is still 3600 s on the night the clocks go back."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET timezone = {}").format(
+                sql.Identifier(conn.info.dbname), sql.Literal(session_zone)
+            )
+        )
+    app = create_app(make_env(database_url, redis_url, TIMEZONE="Europe/Berlin"))
+    try:
+        assert app.test_cli_runner().invoke(args=["init-db"]).exit_code == 0
+        client = app.test_client()
+        start = datetime(2026, 10, 24, 20, tzinfo=UTC)
+        ingest(client, [sample((start + timedelta(minutes=5 * i)).isoformat()) for i in range(96)])
+        params = {
+            "from": "2026-10-24T22:00:00Z",
+            "to": "2026-10-25T04:00:00Z",
+            "resolution": "hour",
+        }
+        hours = get(client, **params).json["series"]
+        assert [h["bucket"][11:16] for h in hours] == [
+            "22:00",
+            "23:00",
+            "00:00",
+            "01:00",
+            "02:00",
+            "03:00",
+        ]
+        assert [h["coverage"] for h in hours] == [1.0] * 6
+        assert [h["incomplete"] for h in hours] == [False] * 6
+    finally:
+        close_app(app)
