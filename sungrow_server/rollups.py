@@ -1,40 +1,19 @@
 """Series queries: buckets of a device's samples, from the coarsest exact rollup available."""
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from psycopg import Connection, errors, sql
 
+from .buckets import ENERGIES, SeriesRequest, shape
 from .energy import SUMS
 
 RESOLUTIONS = ("5min", "hour", "day", "month")  # finest first
 FRAMES = {"day": "hour", "month": "day", "year": "month", "all": "month"}
 # The rollup views, by the resolution of their buckets.
 VIEWS = {"hour": "sungrow_hourly", "day": "sungrow_daily", "month": "sungrow_monthly"}
-# Buckets of a fixed length; days and months follow the zone's calendar.
-FIXED_LENGTH = {"5min": timedelta(minutes=5), "hour": timedelta(hours=1)}
-# Shortest length of a bucket, to bound how many buckets a range can have.
-MIN_LENGTH = {**FIXED_LENGTH, "day": timedelta(hours=23), "month": timedelta(days=28)}
-ENERGIES = tuple(name for name in SUMS if name != "covered_s")
-FIELDS = (
-    "bucket",
-    "avg_pv_power_w",
-    "max_pv_power_w",
-    "avg_battery_power_w",
-    "avg_battery_soc_pct",
-    "avg_load_power_w",
-    "avg_export_power_w",
-    "sample_count",
-    *ENERGIES,
-    "coverage",
-    "incomplete",
-)
 SUMMED = (*ENERGIES, "covered_s")  # the query's last columns, in this order
-COLUMNS = (*FIELDS[:-2], "covered_s")  # a row of the query
-# A bucket is complete once it has ended and samples cover this share of it.
-COMPLETE_COVERAGE = 0.95
 
 # Buckets in the zone, counted from local midnight of 2000-01-01 (as the aggregates are):
 # local 5-minute steps and hours, local days and months, DST-correct.
@@ -73,17 +52,6 @@ ORDER BY 1
 """
 
 
-@dataclass(frozen=True)
-class SeriesRequest:
-    """One device's buckets of `resolution` in `timezone` over [start, end)."""
-
-    device_id: str
-    resolution: str
-    timezone: str
-    start: datetime | None = None
-    end: datetime | None = None
-
-
 def local_start(frame: str, timezone: str, now: datetime | None = None) -> datetime | None:
     """Local midnight today, the local first of the month or of the year; None for `all`."""
     local = (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone))
@@ -103,12 +71,6 @@ def local_start(frame: str, timezone: str, now: datetime | None = None) -> datet
 def frame_request(device_id: str, frame: str, timezone: str) -> SeriesRequest:
     """The request a frame stands for: from its local start, open-ended."""
     return SeriesRequest(device_id, FRAMES[frame], timezone, local_start(frame, timezone))
-
-
-def bucket_count(request: SeriesRequest) -> int:
-    """At most how many buckets the request's range can hold."""
-    span = request.end.astimezone(UTC) - request.start.astimezone(UTC)
-    return int(span / MIN_LENGTH[request.resolution]) + 1
 
 
 def truncate(moment: datetime, resolution: str, timezone: str) -> datetime:
@@ -236,47 +198,3 @@ def series(conn: Connection, request: SeriesRequest, views_timezone: str | None)
     if rows is None:
         rows = conn.execute(build_query(request, None), params, binary=True).fetchall()
     return shape(rows, request)
-
-
-def shape(rows: list[tuple], request: SeriesRequest, now: datetime | None = None) -> list[dict]:
-    """Buckets as the API gives them: averages, sums, energies, coverage of their span.
-
-    What every bucket of the request shares is worked out once: a 30-day hourly range
-    has 720 buckets, and shaping them took a third of the request.
-    """
-    now = now or datetime.now(UTC)
-    lower = request.start.astimezone(UTC) if request.start else None
-    upper = request.end.astimezone(UTC) if request.end else None
-    length = FIXED_LENGTH.get(request.resolution)
-    buckets = []
-    for row in rows:
-        bucket = dict(zip(COLUMNS, row, strict=True))
-        covered_s = bucket.pop("covered_s") or 0.0
-        for name in ENERGIES:
-            bucket[name] = bucket[name] or 0.0
-        # Arithmetic on instants: Python adds to a zoned datetime on the wall clock.
-        start = bucket["bucket"].astimezone(UTC)
-        if length:
-            end = start + length
-        else:
-            end = bucket_end(start, request.resolution, request.timezone).astimezone(UTC)
-        span_start = max(start, lower) if lower else start
-        span_end = min(end, upper) if upper else end
-        seconds = (span_end - span_start).total_seconds()
-        bucket["coverage"] = min(1.0, covered_s / seconds) if seconds > 0 else 0.0
-        bucket["incomplete"] = end > now or bucket["coverage"] < COMPLETE_COVERAGE
-        buckets.append(bucket)
-    return buckets
-
-
-def bucket_end(start: datetime, resolution: str, timezone: str) -> datetime:
-    """Where the bucket that begins at `start` ends (the next local day or month)."""
-    if resolution in FIXED_LENGTH:
-        return start.astimezone(UTC) + FIXED_LENGTH[resolution]
-    zone = ZoneInfo(timezone)
-    local = start.astimezone(zone)
-    if resolution == "day":
-        following = local.date() + timedelta(days=1)
-        return datetime(following.year, following.month, following.day, tzinfo=zone)
-    year, month = divmod(local.year * 12 + local.month, 12)
-    return datetime(year, month + 1, 1, tzinfo=zone)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode, checks
 
 from sungrow_server import create_app, openapi
-from sungrow_server.rollups import FIELDS
+from sungrow_server.buckets import FIELDS
 from tests.conftest import AUTH, close_app, make_env, sample, single_edition
 
 DEVICE = "inverter-01"

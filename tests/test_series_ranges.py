@@ -320,7 +320,8 @@ def test_csv(client, how):
 
 
 def test_coarsest_exact_rollup_is_chosen():
-    from sungrow_server.rollups import SeriesRequest, usable_views
+    from sungrow_server.buckets import SeriesRequest
+    from sungrow_server.rollups import usable_views
 
     def request(resolution, zone, start, end):
         return SeriesRequest(

@@ -8,17 +8,9 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, request
 
 from ..auth import require_device
+from ..buckets import FIELDS, SeriesRequest, bucket_count
 from ..errors import APIError
-from ..rollups import (
-    FIELDS,
-    FRAMES,
-    RESOLUTIONS,
-    RollupZone,
-    SeriesRequest,
-    bucket_count,
-    frame_request,
-    series,
-)
+from ..rollups import FRAMES, RESOLUTIONS, RollupZone, frame_request, series
 from ..schemas import series_args_schema
 from .args import load_args
 
