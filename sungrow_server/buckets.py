@@ -78,9 +78,8 @@ def shape(rows: list[tuple], request: SeriesRequest, now: datetime | None = None
 
 
 def bucket_end(start: datetime, resolution: str, timezone: str) -> datetime:
-    """Where the bucket that begins at `start` ends (the next local day or month)."""
-    if resolution in FIXED_LENGTH:
-        return start.astimezone(UTC) + FIXED_LENGTH[resolution]
+    """Where the day or month bucket that begins at `start` ends: the next local midnight,
+    or the local first of the next month."""
     zone = ZoneInfo(timezone)
     local = start.astimezone(zone)
     if resolution == "day":
