@@ -3,6 +3,7 @@
 import sys
 
 from sungrow_server.config import ConfigError, load_server_settings, load_settings
+from sungrow_server.db.pool import get_pool
 
 try:
     # Checked here, in the arbiter, so that a bad environment stops gunicorn at once with
@@ -68,6 +69,5 @@ def when_ready(server):
 def worker_exit(server, worker):
     """Close the worker's pool so PostgreSQL sees clean disconnects."""
     app = getattr(worker, "wsgi", None)
-    pool = getattr(app, "extensions", {}).get("sungrow.pool")
-    if pool is not None:
-        pool.close(timeout=2)
+    if app is not None:
+        get_pool(app).close(timeout=2)

@@ -108,11 +108,11 @@ def measure(plan: Plan, args: argparse.Namespace, logdir: Path) -> tuple[dict, l
         live = realtime_devices() + fleet_devices(largest)
         realtime.seed(backends.database_url, live)
         realtime.seed(backends.database_url, realtime_devices(silent=True), realtime.SILENCE)
-        with stack.Gunicorn("wsgi:app", env, logdir) as server:
+        with stack.serve("wsgi:app", env, logdir) as server:
             bare_env = {**env, "BENCH_BARE_BODY": realtime.bare_body(server)}
             spawn = multiprocessing.get_context("spawn")
             with (
-                stack.Gunicorn("bench.bare_app:app", bare_env, logdir) as bare,
+                stack.serve("bench.bare_app:app", bare_env, logdir) as bare,
                 ProcessPoolExecutor(1, mp_context=spawn) as load,
             ):
                 ctx = Context(plan, backends, server, bare, load)

@@ -4,7 +4,8 @@ import dataclasses
 from concurrent.futures import Executor
 from datetime import date, timedelta
 
-from bench.stack import Backends, Gunicorn
+from bench.stack import Backends
+from sungrow_server.testing import Gunicorn
 
 INGEST_CONNECTIONS = 16
 REALTIME_CONNECTIONS = 16

@@ -10,8 +10,8 @@ import redis.asyncio
 
 from bench.loadclient import Connection, CpuClock, Timings, request, samples_at, total_errors
 from bench.plan import Context, realtime_devices, token
-from bench.stack import Gunicorn
 from bench.write_path import COPY_MAIN, copy_rows
+from sungrow_server.testing import Gunicorn
 
 MODES = ("bare", "bare+redis", "hit", "miss", "silent")
 WARMUP_S = 1.0

@@ -13,7 +13,7 @@ import psycopg
 from bench.loadclient import Connection, Timings, request, total_errors
 from bench.plan import SERIES_CASES, Context, series_device, series_query, span, token
 from bench.stack import flask_command
-from sungrow_server.schema import VIEWS, views_present
+from sungrow_server.db.aggregates import DROP_ORDER, views_present
 
 STEP = timedelta(seconds=5)
 PIECE = timedelta(days=30)
@@ -77,7 +77,7 @@ def load(ctx: Context, env: dict[str, str]) -> dict:
 def drop_views(database_url: str) -> None:
     """Drop the three continuous aggregates, so that /v1/series takes its fallback."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        for view in VIEWS:
+        for view in DROP_ORDER:
             conn.execute(f"DROP MATERIALIZED VIEW IF EXISTS {view} CASCADE")
 
 

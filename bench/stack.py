@@ -2,21 +2,17 @@
 
 import contextlib
 import dataclasses
-import http.client
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 
-from bench.watch import process_table
 from sungrow_server import config
-from tests.servers import PgCluster, RedisServer, free_port, pg_bindir
+from sungrow_server.testing import REPO, Gunicorn, PgCluster, RedisServer, pg_bindir
 
-REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 BENCH_DB = "sungrow_bench"
 WORKERS = config.default_workers()  # the server's own default on this machine
@@ -108,68 +104,12 @@ def flask_command(env: dict[str, str], *args: str) -> str:
     return done.stdout + done.stderr
 
 
-def children(pid: int) -> list[int]:
-    """The pids of a process's children (gunicorn's workers)."""
-    return sorted(child for child, (parent, _) in process_table().items() if parent == pid)
-
-
-class Gunicorn:
-    """`gunicorn -c gunicorn.conf.py --bind 127.0.0.1:PORT APP` from the repository root."""
-
-    def __init__(self, app: str, env: dict[str, str], logdir: Path):
-        self.port = free_port()
-        self.logfile = logdir / f"gunicorn-{app.replace(':', '-')}.log"
-        command = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py"]
-        command += ["--bind", f"127.0.0.1:{self.port}", app]
-        with self.logfile.open("wb") as log:
-            self.process = subprocess.Popen(
-                command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-
-    def __enter__(self) -> "Gunicorn":
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            if len(self.workers()) == WORKERS and self._healthy():
-                return self
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not start:\n{self.logfile.read_text()[-3000:]}")
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def _healthy(self) -> bool:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
-            conn.request("GET", "/health")
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            conn.close()
-
-    def get(self, path: str, token: str) -> tuple[int, bytes]:
-        """One GET with a bearer token: status and body."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
-
-    def workers(self) -> list[int]:
-        """The worker pids, children of the gunicorn master."""
-        return children(self.process.pid)
-
-    def stop(self) -> None:
-        """Stop gunicorn gracefully, or kill it after 15 s."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+@contextlib.contextmanager
+def serve(app: str, env: dict[str, str], logdir: Path) -> Iterator[Gunicorn]:
+    """gunicorn serving `app` with all its workers up, from `logdir` (which has no .env)."""
+    log = logdir / f"gunicorn-{app.replace(':', '-')}.log"
+    server = Gunicorn(env, logdir, app, log).wait_ready(timeout=30, workers=WORKERS)
+    try:
+        yield server
+    finally:
+        server.stop()

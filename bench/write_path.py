@@ -13,7 +13,8 @@ import psycopg
 from psycopg import Connection, sql
 from psycopg.conninfo import make_conninfo
 
-from sungrow_server.samples import COLUMNS, MEASUREMENTS, create_stage, insert_samples
+from sungrow_server.ingest.write import create_stage, insert_samples
+from sungrow_server.model.columns import COLUMNS, MEASUREMENTS
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BENCH_DB = "sungrow_bench_write"

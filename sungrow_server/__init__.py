@@ -5,18 +5,25 @@ from flask import Flask
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the WSGI app; `test_config` replaces the environment (tests never read it)."""
-    from . import auth, cache, cli, db, errors
-    from .config import load_settings
-    from .jsonprovider import OrjsonProvider
-    from .views import register_blueprints
+    from . import apidoc, auth, config, errors
+    from .cli import register_commands
+    from .db import pool
+    from .ingest.write import create_stage
+    from .realtime import cache
+    from .routes import register_blueprints
+    from .series import sources
+    from .web.json_provider import OrjsonProvider
 
     app = Flask(__name__)
     app.json = OrjsonProvider(app)  # keeps key order, as API.md lists the fields
-    app.config["SETTINGS"] = load_settings(test_config)
+    settings = config.load_settings(test_config)
+    config.init_app(app, settings)
     auth.init_app(app)
-    db.init_app(app)
-    cache.init_app(app)
+    pool.init_app(app, settings, on_connect=[create_stage])
+    cache.init_app(app, settings)
+    sources.init_app(app)
     register_blueprints(app)
+    apidoc.init_app(app, settings)
     errors.register_error_handlers(app)
-    cli.register_commands(app)
+    register_commands(app)
     return app

@@ -1,69 +1,11 @@
-"""`flask --app sungrow_server init-db` and `refresh-aggregates`."""
+"""The app's commands, for `flask --app sungrow_server COMMAND` and `sungrow-server COMMAND`."""
 
-from datetime import UTC, datetime
+from flask import Flask
 
-import click
-import psycopg
-from flask import Flask, current_app
-from flask.cli import with_appcontext
-
-from . import schema
-
-
-def _say(line: str) -> None:
-    click.echo(line, err=line.startswith("WARNING"))
-
-
-def _database_error(exc: psycopg.Error) -> click.ClickException:
-    return click.ClickException(f"database error: {type(exc).__name__}: {exc}".strip())
-
-
-@click.command("init-db")
-@with_appcontext
-def init_db_command():
-    """Create the schema, or upgrade it in place; safe to run again."""
-    settings = current_app.config["SETTINGS"]
-    try:
-        schema.apply_schema(settings.database_url, settings.timezone, _say)
-    except psycopg.Error as exc:
-        raise _database_error(exc) from None
-
-
-class Instant(click.ParamType):
-    """An ISO 8601 date or timestamp; without an offset it is UTC."""
-
-    name = "timestamp"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, datetime):
-            return value
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO 8601 timestamp", param, ctx)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-@click.command("refresh-aggregates")
-@click.option("--from", "start", type=Instant(), help="Start (UTC unless an offset is given).")
-@click.option("--to", "end", type=Instant(), help="End, exclusive.")
-@with_appcontext
-def refresh_aggregates_command(start: datetime | None, end: datetime | None):
-    """Materialise the continuous aggregates now (for example after a backfill)."""
-    settings = current_app.config["SETTINGS"]
-    try:
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
-            caps = schema.detect(conn)
-            if not caps.continuous_aggregates or not schema.views_present(conn):
-                click.echo("No continuous aggregates here: /v1/series reads raw samples.")
-                return
-            schema.refresh_aggregates(conn, start, end)
-    except psycopg.Error as exc:
-        raise _database_error(exc) from None
-    click.echo("Refreshed sungrow_hourly, sungrow_daily and sungrow_monthly.")
+from .db.cli import init_db_command, refresh_aggregates_command
 
 
 def register_commands(app: Flask) -> None:
-    """Make the commands available to `flask --app sungrow_server`."""
+    """Make every room's commands available on the app's command line."""
     app.cli.add_command(init_db_command)
     app.cli.add_command(refresh_aggregates_command)

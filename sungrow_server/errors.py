@@ -3,10 +3,12 @@
 import logging
 
 import psycopg
-from flask import Flask, current_app, jsonify
+from flask import Flask, jsonify
 from marshmallow import ValidationError
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
+
+from .config import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,6 @@ MESSAGE_TYPES = {
     "Input should be a valid list": "list_type",
     "Input should be a valid dictionary": "dict_type",
     "Input should be a valid datetime": "datetime_parsing",
-    "Input should be null or a valid number": "float_type",
 }
 
 
@@ -59,11 +60,6 @@ def validation_items(messages, loc=()) -> list[dict]:
     return [{"loc": list(loc), "msg": str(messages), "type": "value_error"}]
 
 
-def unprocessable(loc: tuple, msg: str, kind: str = "value_error") -> APIError:
-    """A 422 with one item, for query arguments checked outside a schema."""
-    return APIError(422, [{"loc": list(loc), "msg": msg, "type": kind}])
-
-
 def _api_error(exc: APIError):
     return error_response(exc.status, exc.detail, exc.headers)
 
@@ -79,7 +75,7 @@ def _validation_error(exc: ValidationError):
 
 def _database_unavailable(exc: Exception):
     log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
-    retry_after = str(current_app.config["SETTINGS"].retry_after_s)
+    retry_after = str(get_settings().retry_after_s)
     return error_response(
         503, "Database unavailable, try again later.", {"Retry-After": retry_after}
     )

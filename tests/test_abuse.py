@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import AUTH, sample, single_edition, stored_rows
+from tests.helpers import AUTH, sample, single_edition, stored_rows
 
 edition = single_edition("postgresql")
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from sungrow_server.auth import TokenRegistry
-from tests.conftest import single_edition
+from sungrow_server.auth.tokens import TokenRegistry
+from tests.helpers import single_edition
 
 PATHS = [
     ("get", "/v1/realtime?device_id=inverter-01"),

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sungrow_server.body import _strict_loads, parse_json
 from sungrow_server.errors import APIError
-from tests.conftest import sample
+from sungrow_server.ingest.body import _strict_loads, parse_json
+from tests.helpers import sample
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 scalars = st.one_of(

@@ -5,9 +5,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields, pre_load
 
-from sungrow_server.fastload import GiveUp, compile_loader, load
-from sungrow_server.schemas import SampleSchema, ingest_batch_schema, series_args_schema
-from tests.conftest import sample
+from sungrow_server.ingest.schemas import SampleSchema, ingest_batch_schema
+from sungrow_server.series.args import series_args_schema
+from sungrow_server.web.compiled_loader import GiveUp, compile_loader, load
+from tests.helpers import sample
 
 SCHEMA = SampleSchema()
 LOADER = compile_loader(SCHEMA)

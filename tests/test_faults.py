@@ -5,14 +5,14 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from sungrow_server import create_app
-from tests.conftest import AUTH, close_app, make_env, sample, single_edition
-from tests.servers import Gunicorn, free_port
+from sungrow_server.db.pool import get_pool
+from sungrow_server.testing import Gunicorn, free_port
+from tests.helpers import AUTH, close_app, make_env, sample, single_edition
 
 TOKEN = "fault-token-01"
 
@@ -83,7 +83,7 @@ def test_server_sessions_have_the_timeout_no_jit_and_utc(database_url, redis_url
     # without it.
     app = create_app(make_env(database_url, redis_url, STATEMENT_TIMEOUT_MS="1234"))
     try:
-        with app.extensions["sungrow.pool"].connection() as conn:
+        with get_pool(app).connection() as conn:
             assert conn.execute("SHOW jit").fetchone()[0] == "off"
             assert conn.execute("SHOW statement_timeout").fetchone()[0] == "1234ms"
             assert conn.execute("SHOW TimeZone").fetchone()[0] == "UTC"
@@ -93,7 +93,7 @@ def test_server_sessions_have_the_timeout_no_jit_and_utc(database_url, redis_url
 
 def test_exhausted_pool_answers_503_in_bounded_time(database_url, redis_url):
     app = create_app(make_env(database_url, redis_url, DB_POOL_SIZE="1", DB_POOL_TIMEOUT_S="0.5"))
-    pool = app.extensions["sungrow.pool"]
+    pool = get_pool(app)
     holding = threading.Event()
 
     def slow_query():
@@ -114,18 +114,6 @@ def test_exhausted_pool_answers_503_in_bounded_time(database_url, redis_url):
     finally:
         worker.join()
         close_app(app)
-
-
-def worker_pids(master: int) -> list[int]:
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master:
-            pids.append(int(stat.parent.name))
-    return pids
 
 
 def wait_for(predicate, timeout: float = 10) -> bool:
@@ -166,7 +154,7 @@ def test_worker_killed_mid_ingest_stores_all_or_nothing(
                 )
 
         assert wait_for(ingest_waiting), "the ingest never reached the database"
-        for pid in worker_pids(server.process.pid):
+        for pid in server.workers():
             os.kill(pid, signal.SIGKILL)
         client.join(10)
         assert outcome.get("status") != 200
@@ -182,7 +170,7 @@ def test_worker_killed_mid_ingest_stores_all_or_nothing(
         assert wait_for(backend_gone)
         assert count_rows(database_url) == 0
         # gunicorn replaces the workers; the edge daemon's retry stores the batch once.
-        assert wait_for(lambda: worker_pids(server.process.pid) != [])
+        assert wait_for(lambda: server.workers() != [])
         status, _, body = server.ingest(sent, TOKEN)
         assert (status, json.loads(body)) == (200, {"inserted": 500})
         assert count_rows(database_url) == 500

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 
 from sungrow_server import create_app
-from sungrow_server.energy import RECOMPUTE_ALL
-from tests.conftest import AUTH, close_app, make_env, sample, stored_rows
-from tests.test_series_ranges import make_data
+from sungrow_server.model.energy import RECOMPUTE_ALL
+from tests.helpers import AUTH, close_app, make_env, sample, stored_rows
+from tests.reference import make_data
 
 
 def post(client, body, headers=None, **kwargs):

@@ -10,8 +10,8 @@ from flask.json.provider import DefaultJSONProvider
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sungrow_server.jsonprovider import OrjsonProvider
-from tests.conftest import single_edition
+from sungrow_server.web.json_provider import OrjsonProvider
+from tests.helpers import single_edition
 
 edition = single_edition("postgresql")
 

@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sungrow_server import create_app
-from tests.conftest import AUTH, close_app, make_env, sample
-from tests.servers import RedisServer, free_port
+from sungrow_server.realtime.cache import get_cache
+from sungrow_server.testing import RedisServer, free_port
+from tests.helpers import AUTH, close_app, make_env, sample
 
 URL = "/v1/realtime?device_id=inverter-01"
 KEY = "realtime:inverter-01"
@@ -154,7 +155,7 @@ def test_stale_reader_cannot_overwrite_newer(app, redis_server):
     # afterwards: the cache keeps the newer one.
     client = app.test_client()
     ingest(client, sample("2026-11-28T10:00:05Z", pv_power_w=5.0))
-    cache = app.extensions["sungrow.cache"]
+    cache = get_cache(app)
     from datetime import UTC, datetime
 
     older = {**sample(pv_power_w=1.0), "ts": datetime(2026, 11, 28, 10, 0, tzinfo=UTC)}
@@ -280,7 +281,7 @@ def test_concurrent_readers_each_get_their_own_device(app, redis_server):
     ingest(client, sample("2026-11-28T10:00:00Z", pv_power_w=1.0))
     other = sample("2026-11-28T10:00:00Z", device_id="inverter-02", pv_power_w=2.0)
     assert client.post("/v1/ingest", json={"samples": [other]}, headers=auth_02).status_code == 200
-    cache = app.extensions["sungrow.cache"]
+    cache = get_cache(app)
 
     def read(device_id: str) -> set:
         return {json.loads(cache.get(device_id))["device_id"] for _ in range(300)}

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from sungrow_server import create_app
-from tests.conftest import TIMESCALE, close_app, make_env, new_database
-from tests.servers import PgCluster
+from sungrow_server.testing import PgCluster
+from tests.helpers import TIMESCALE, close_app, make_env, new_database
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -200,7 +200,7 @@ def test_flask_command_line(fresh_database, redis_url, tmp_path):
 
 
 def test_database_unreachable_is_one_line(redis_url, tmp_path):
-    from tests.servers import free_port
+    from sungrow_server.testing import free_port
 
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FLASK_")},

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from sungrow_server.auth import TokenRegistry
-from sungrow_server.schema import apply_schema
-from tests.conftest import make_env, sample
-from tests.servers import Gunicorn, PgCluster, RedisServer
+from sungrow_server.auth.tokens import TokenRegistry
+from sungrow_server.db.initdb import apply_schema
+from sungrow_server.testing import Gunicorn, PgCluster, RedisServer
+from tests.helpers import make_env, sample
 
 TOKEN = "Zq8-very-secret-device-token-Zq8"
 DB_PASSWORD = "pg-pass-Kx71"

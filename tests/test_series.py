@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sungrow_server.schema import refresh_aggregates, views_present
-from tests.conftest import AUTH, sample
+from sungrow_server.db.aggregates import refresh_aggregates, views_present
+from tests.helpers import AUTH, sample
 
 FIELDS = ("pv_power_w", "battery_power_w", "battery_soc_pct", "load_power_w", "export_power_w")
 

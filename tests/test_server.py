@@ -8,9 +8,9 @@ import time
 import psycopg
 import pytest
 
-from sungrow_server.schema import apply_schema
-from tests.conftest import make_env, sample, single_edition
-from tests.servers import Gunicorn, PgCluster
+from sungrow_server.db.initdb import apply_schema
+from sungrow_server.testing import Gunicorn, PgCluster
+from tests.helpers import make_env, sample, single_edition
 
 pytestmark = pytest.mark.slow
 SECRET_TOKEN = "tok-very-secret-4242"

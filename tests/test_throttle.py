@@ -3,8 +3,8 @@
 import pytest
 
 from sungrow_server import create_app
-from sungrow_server.throttle import FailedAuthThrottle
-from tests.conftest import AUTH, close_app, make_env, single_edition
+from sungrow_server.auth.throttle import FailedAuthThrottle
+from tests.helpers import AUTH, close_app, make_env, single_edition
 
 URL = "/v1/realtime?device_id=inverter-01"
 
@@ -80,7 +80,7 @@ def test_zero_turns_it_off(database_url, redis_url):
 
 def test_window_expires(monkeypatch):
     now = [1000.0]
-    monkeypatch.setattr("sungrow_server.throttle.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("sungrow_server.auth.throttle.time.monotonic", lambda: now[0])
     throttle = FailedAuthThrottle(limit=2, window_s=10)
     throttle.failed("a")
     throttle.failed("a")
@@ -94,7 +94,7 @@ def test_window_expires(monkeypatch):
 
 
 def test_memory_is_bounded(monkeypatch):
-    monkeypatch.setattr("sungrow_server.throttle.MAX_TRACKED", 100)
+    monkeypatch.setattr("sungrow_server.auth.throttle.MAX_TRACKED", 100)
     throttle = FailedAuthThrottle(limit=1, window_s=60)
     for number in range(1000):
         throttle.failed(f"10.0.{number // 256}.{number % 256}")

@@ -1,0 +1,164 @@
+"""The OpenAPI document of docs/API.md's contract, generated from the marshmallow schemas."""
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from ..config import Settings
+from ..ingest.schemas import IngestBatchSchema, SampleSchema
+from ..realtime.views import RealtimeQueryArgsSchema
+from ..series.args import SeriesQueryArgsSchema
+from ..web.fields import FiniteNumber, StrictInteger, Timestamp
+from .responses import (
+    ErrorDetail,
+    ErrorSchema,
+    HealthSchema,
+    IngestResultSchema,
+    LocationStep,
+    SeriesSchema,
+    ValidationItemSchema,
+)
+
+JSON = "application/json"
+BEARER = [{"bearerAuth": []}]
+HEADERS = {
+    "WWW-Authenticate": {"description": "`Bearer`", "required": True, "schema": {"type": "string"}},
+    "Retry-After": {"description": "Seconds", "required": True, "schema": {"type": "integer"}},
+}
+
+
+def _custom_fields(self, field, **kwargs) -> dict:
+    """OpenAPI properties of the project's own fields that no (type, format) pair can say."""
+    if isinstance(field, ErrorDetail):
+        items = self.resolve_nested_schema(ValidationItemSchema)
+        return {"oneOf": [{"type": "string"}, {"type": "array", "items": items}]}
+    if isinstance(field, LocationStep):
+        return {"oneOf": [{"type": "string"}, {"type": "integer"}]}
+    if isinstance(field, FiniteNumber) and getattr(field, "limit", None):  # magnitude bound
+        ret, limit = kwargs["ret"], field.limit
+        low, high = max(ret.get("minimum", -limit), -limit), min(ret.get("maximum", limit), limit)
+        return {"minimum": low, "maximum": high}
+    if isinstance(field, Timestamp) and "description" not in field.metadata:
+        return {"description": "ISO 8601, offset optional (UTC), 2000-01-01 to one day from now."}
+    notes = field.metadata.get("query", {})  # a query argument's choices and default
+    return {key: notes[key] for key in ("enum", "default") if key in notes}
+
+
+def _query_description(self, field, **kwargs) -> dict:
+    """A query argument's description, from its `query` metadata."""
+    notes = field.metadata.get("query", {})
+    return {"description": notes["description"]} if "description" in notes else {}
+
+
+def _error(description: str, header: str | None = None) -> dict:
+    response = {"description": description, "content": {JSON: {"schema": ErrorSchema}}}
+    if header:
+        response["headers"] = {header: HEADERS[header]}
+    return response
+
+
+def _responses(ok: dict, *errors: int) -> dict:
+    """The 200 and the error responses of API.md for one operation."""
+    known = {
+        400: _error("Body is not valid JSON or not valid gzip."),
+        401: _error("Missing credentials, or invalid or expired token.", "WWW-Authenticate"),
+        403: _error("The device is not the authenticated device."),
+        404: _error("No data found for the device."),
+        413: _error("Body over MAX_REQUEST_BYTES, or more samples than MAX_SAMPLES_PER_REQUEST."),
+        415: _error("A Content-Encoding other than gzip or identity."),
+        422: _error("A list of {loc, msg, type}; a sentence for the series' own checks."),
+        429: _error("Too many failed authentications from this address.", "Retry-After"),
+        503: _error("Database unavailable, try again later.", "Retry-After"),
+    }
+    return {200: ok, **{status: known[status] for status in errors}}
+
+
+def _ok(description: str, schema) -> dict:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _add_paths(spec: APISpec, max_samples: int) -> None:
+    for path, name in (("/health", "getHealth"), ("/", "getRoot")):
+        ok = _ok("Liveness: the process serves requests.", HealthSchema)
+        spec.path(path, operations={"get": {"operationId": name, "responses": _responses(ok)}})
+    spec.path(
+        "/v1/ingest",
+        operations={
+            "post": {
+                "operationId": "ingest",
+                "summary": "Store a batch of samples atomically; repeats are skipped.",
+                "security": BEARER,
+                "parameters": [
+                    {
+                        "in": "header",
+                        "name": "Content-Encoding",
+                        "description": "The body may be gzip-compressed; "
+                        "the size limit applies after decompression.",
+                        "schema": {"type": "string", "enum": ["gzip", "identity"]},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "description": f"At most {max_samples} samples (more is a 413).",
+                    "content": {JSON: {"schema": IngestBatchSchema}},
+                },
+                "responses": _responses(
+                    _ok("Stored; counts only rows newly written.", IngestResultSchema),
+                    *(400, 401, 403, 413, 415, 422, 429, 503),
+                ),
+            }
+        },
+    )
+    spec.path(
+        "/v1/realtime",
+        operations={
+            "get": {
+                "operationId": "getRealtime",
+                "summary": "The newest sample of a device.",
+                "security": BEARER,
+                "parameters": [{"in": "query", "schema": RealtimeQueryArgsSchema}],
+                "responses": _responses(
+                    _ok("The newest sample, ts in UTC with offset.", SampleSchema),
+                    *(401, 403, 404, 422, 429, 503),
+                ),
+            }
+        },
+    )
+    spec.path(
+        "/v1/series",
+        operations={
+            "get": {
+                "operationId": "getSeries",
+                "summary": "Rollups of a frame or of a from/to range, as JSON or CSV.",
+                "security": BEARER,
+                "parameters": [{"in": "query", "schema": SeriesQueryArgsSchema}],
+                "responses": _responses(
+                    {
+                        "description": "Buckets in ascending time; CSV for format=csv or "
+                        "Accept: text/csv.",
+                        "content": {JSON: {"schema": SeriesSchema}, "text/csv": {}},
+                    },
+                    *(401, 403, 422, 429, 503),
+                ),
+            }
+        },
+    )
+
+
+def build_spec(settings: Settings) -> dict:
+    """The OpenAPI document of an app with these settings, as a JSON-ready dict."""
+    plugin = MarshmallowPlugin()
+    spec = APISpec(
+        title="sungrow-server",
+        version="1",
+        openapi_version="3.0.3",
+        plugins=[plugin],
+        info={"description": "Sungrow inverter telemetry; every detail text is in docs/API.md."},
+    )
+    plugin.map_to_openapi_type(FiniteNumber, "number", None)
+    plugin.map_to_openapi_type(StrictInteger, "integer", None)
+    plugin.map_to_openapi_type(Timestamp, "string", "date-time")
+    plugin.converter.add_attribute_function(_custom_fields)
+    plugin.converter.add_parameter_attribute_function(_query_description)
+    spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    _add_paths(spec, settings.max_samples_per_request)
+    return spec.to_dict()

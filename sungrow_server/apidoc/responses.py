@@ -1,0 +1,80 @@
+"""The answers of the API as marshmallow schemas, for the OpenAPI document only."""
+
+from marshmallow import RAISE, Schema, fields
+
+from ..series.request import FRAMES, RESOLUTIONS
+from ..web.fields import Timestamp
+
+
+class ErrorDetail(fields.Raw):
+    """The `detail` of an error: a sentence, or a list of validation items."""
+
+
+class LocationStep(fields.Raw):
+    """One step of a validation item's `loc`: a key or a list index."""
+
+
+class ResponseSchema(Schema):
+    """Answers carry exactly the documented fields."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class HealthSchema(ResponseSchema):
+    """The answer of GET /health and GET /."""
+
+    status = fields.String(required=True, metadata={"enum": ["ok"]})
+
+
+class IngestResultSchema(ResponseSchema):
+    """The answer of POST /v1/ingest: rows newly written."""
+
+    inserted = fields.Integer(required=True, metadata={"minimum": 0})
+
+
+class BucketSchema(ResponseSchema):
+    """One bucket of GET /v1/series; averages are over raw samples."""
+
+    bucket = Timestamp(required=True, metadata={"description": "Bucket start, UTC with offset."})
+    avg_pv_power_w = fields.Float(required=True)
+    max_pv_power_w = fields.Float(required=True)
+    avg_battery_power_w = fields.Float(required=True)
+    avg_battery_soc_pct = fields.Float(required=True, metadata={"minimum": 0, "maximum": 100})
+    avg_load_power_w = fields.Float(required=True)
+    avg_export_power_w = fields.Float(required=True)
+    sample_count = fields.Integer(required=True, metadata={"minimum": 1})
+    pv_energy_kwh = fields.Float(required=True)
+    load_energy_kwh = fields.Float(required=True, metadata={"minimum": 0})
+    export_energy_kwh = fields.Float(required=True, metadata={"minimum": 0})
+    import_energy_kwh = fields.Float(required=True, metadata={"minimum": 0})
+    battery_charge_kwh = fields.Float(required=True, metadata={"minimum": 0})
+    battery_discharge_kwh = fields.Float(required=True, metadata={"minimum": 0})
+    coverage = fields.Float(required=True, metadata={"minimum": 0, "maximum": 1})
+    incomplete = fields.Boolean(required=True)
+
+
+class SeriesSchema(ResponseSchema):
+    """The JSON answer of GET /v1/series: a frame, or a from/to range."""
+
+    device_id = fields.String(required=True)
+    frame = fields.String(metadata={"enum": sorted(FRAMES)})
+    start = Timestamp(data_key="from", metadata={"description": "Range start, with offset."})
+    end = Timestamp(data_key="to", metadata={"description": "Range end, with offset."})
+    resolution = fields.String(required=True, metadata={"enum": list(RESOLUTIONS)})
+    timezone = fields.String(required=True, metadata={"description": "The zone used."})
+    series = fields.List(fields.Nested(BucketSchema), required=True)
+
+
+class ValidationItemSchema(ResponseSchema):
+    """One item of a 422 list."""
+
+    loc = fields.List(LocationStep(), required=True)
+    msg = fields.String(required=True)
+    type = fields.String(required=True)
+
+
+class ErrorSchema(ResponseSchema):
+    """Every error body."""
+
+    detail = ErrorDetail(required=True)

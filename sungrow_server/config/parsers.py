@@ -1,0 +1,124 @@
+"""Parsers of single environment values: each returns the typed value or raises ValueError
+with a message that names the flaw, never the value (it may hold a secret)."""
+
+import ipaddress
+import re
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by `***`, and no query string."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def parse_device_tokens(raw: str) -> dict[str, str]:
+    """`token:device_id,...` into {token: device_id}; ValueError names the flaw, never a token."""
+    tokens: dict[str, str] = {}
+    for index, part in enumerate(raw.split(","), start=1):
+        part = part.strip()
+        if not part:
+            raise ValueError(f"pair {index} is empty")
+        if ":" not in part:
+            raise ValueError(f"pair {index} has no ':' between token and device id")
+        token, device_id = (piece.strip() for piece in part.split(":", 1))
+        if not token or not device_id:
+            raise ValueError(f"pair {index} has an empty token or device id")
+        if token in tokens:
+            raise ValueError(f"pair {index} repeats a token")
+        tokens[token] = device_id
+    return tokens
+
+
+def database_url(raw: str) -> str:
+    """A postgresql:// URL (a driver suffix such as `+asyncpg` is dropped)."""
+    match = re.fullmatch(r"(postgres(?:ql)?)(\+[A-Za-z0-9_]+)?(://.+)", raw.strip())
+    if not match:
+        raise ValueError("must be a postgresql:// URL")
+    return "postgresql" + match.group(3)
+
+
+def redis_url(raw: str) -> str:
+    """A redis://, rediss:// or unix:// URL."""
+    if urlsplit(raw.strip()).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return raw.strip()
+
+
+def int_at_least(minimum: int):
+    """A parser of integers no smaller than `minimum`."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError(f"must be an integer >= {minimum}") from None
+        if value < minimum:
+            raise ValueError(f"must be an integer >= {minimum}")
+        return value
+
+    return parse
+
+
+def positive_float(raw: str) -> float:
+    """A finite number above 0."""
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("must be a number > 0") from None
+    if not 0 < value < float("inf"):
+        raise ValueError("must be a number > 0")
+    return value
+
+
+def addresses(raw: str) -> frozenset[str]:
+    """Comma-separated IP addresses in canonical form, or `none` for none."""
+    if raw.strip().lower() == "none":
+        return frozenset()
+    found = set()
+    for part in raw.split(","):
+        if part.strip():
+            try:
+                found.add(str(ipaddress.ip_address(part.strip())))
+            except ValueError:
+                raise ValueError("must be comma-separated IP addresses, or none") from None
+    return frozenset(found)
+
+
+def timezone(raw: str) -> str:
+    """An IANA time zone name."""
+    name = raw.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone name such as Europe/Berlin") from None
+    return name
+
+
+def log_level(raw: str) -> str:
+    """One of Python's level names, lower case."""
+    level = raw.strip().lower()
+    if level not in ("debug", "info", "warning", "error", "critical"):
+        raise ValueError("must be one of debug, info, warning, error, critical")
+    return level
+
+
+def parse_all(environ, parsers: dict) -> tuple[dict, list[str]]:
+    """Typed values by attribute of every variable set in `environ`, and the problems
+    found (`NAME (flaw)`); absent or empty variables are left out."""
+    values, problems = {}, []
+    for name, (attribute, parse) in parsers.items():
+        raw = environ.get(name)
+        if raw is None or not str(raw).strip():
+            continue
+        try:
+            values[attribute] = parse(str(raw))
+        except ValueError as exc:
+            problems.append(f"{name} ({exc})")
+    return values, problems

@@ -1,0 +1,1 @@
+"""Liveness: GET /health and GET /, outside authentication."""

@@ -1,0 +1,119 @@
+"""Request bodies read within a byte limit (also after gunzip) and parsed as strict JSON."""
+
+import json
+import re
+import zlib
+
+import orjson
+from flask import Request
+
+from ..errors import APIError
+
+CHUNK = 64 * 1024
+
+
+def too_large(limit: int) -> APIError:
+    """The 413 of API.md for a body over the limit."""
+    return APIError(413, f"Request body exceeds limit of {limit} bytes.")
+
+
+def read_body(request: Request, limit: int) -> bytes:
+    """The body, at most `limit` bytes once decompressed; 413 as soon as it is known to be more.
+
+    A declared Content-Length over the limit is refused before anything is read; without
+    one (chunked) or with one that lies, reading stops one byte past the limit. A gzip
+    body is inflated only up to the limit, so a small bomb is refused, never expanded.
+    """
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit)
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("identity", "gzip"):
+        raise APIError(415, f"Unsupported Content-Encoding '{encoding}'; use gzip or none.")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS) if encoding == "gzip" else None
+    stream = request.stream
+    parts, size = [], 0
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            break
+        if inflater is not None:
+            chunk = _inflate(inflater, chunk, limit - size)
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        parts.append(chunk)
+    if inflater is not None and not inflater.eof:
+        raise APIError(400, "Request body is not valid gzip.")
+    return b"".join(parts)
+
+
+def _inflate(inflater, chunk: bytes, room: int) -> bytes:
+    try:
+        out = inflater.decompress(chunk, room + 1)
+    except zlib.error:
+        raise APIError(400, "Request body is not valid gzip.") from None
+    # Output is capped one byte past the room left, so a bomb is caught after that byte.
+    return out
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _object(pairs: list[tuple]) -> dict:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key in an object")
+    return result
+
+
+def _strict_loads(raw: bytes):
+    """The reference parser: the standard library, refusing constants and duplicate keys."""
+    return json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_object)
+
+
+# A quote followed by whitespace: where a key might be separated from its colon.
+_SPACED_QUOTE = re.compile(rb'"[ \t\n\r]')
+
+
+def _surely_unique(raw: bytes, data) -> bool:
+    """True only if no object of `raw` (already parsed into `data`) repeats a key.
+
+    Checked without a parser hook, for the shape of an ingest body: an object with a
+    `samples` list of objects. In a text with no quote directly followed by whitespace,
+    each key is directly followed by a colon, so there are at least as many `":` as keys
+    in all its objects (more if a string holds an escaped quote before a colon). The
+    parsed top object and samples hold one member per key of theirs, fewer if a key
+    repeats, and objects elsewhere (nested, or dropped by a repeated key) add keys only to
+    the text. Equal counts therefore prove that no key repeats anywhere. Any other text
+    answers False and is parsed again with the hook: always right, only slower.
+    """
+    if type(data) is not dict:
+        return False
+    samples = data.get("samples")
+    if type(samples) is not list or any(type(sample) is not dict for sample in samples):
+        return False
+    if _SPACED_QUOTE.search(raw):
+        return False
+    return raw.count(b'":') == len(data) + sum(map(len, samples))
+
+
+def parse_json(raw: bytes):
+    """Strict JSON (no NaN/Infinity, no duplicate keys); 400 with a short sentence otherwise.
+
+    The answer is the standard library's (with integers beyond 64 bits read as floats: no
+    field accepts one either way). orjson parses a 1000-sample batch in a quarter of the
+    time; whatever it refuses, and any text where a repeated key cannot be ruled out
+    cheaply, goes through the standard library, which decides and words the error.
+    """
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if _surely_unique(raw, data):
+            return data
+    try:
+        return _strict_loads(raw)
+    except (ValueError, RecursionError):
+        raise APIError(400, "Request body is not valid JSON.") from None

@@ -1,0 +1,23 @@
+"""The app's URLs: health and the API document at the root; ingest, realtime and series
+under /v1, behind the bearer check."""
+
+from flask import Blueprint, Flask
+
+from .apidoc.views import bp as apidoc_bp
+from .auth import authenticate
+from .health.views import bp as health_bp
+from .ingest.views import bp as ingest_bp
+from .realtime.views import bp as realtime_bp
+from .series.views import bp as series_bp
+
+
+def register_blueprints(app: Flask) -> None:
+    """Every blueprint, with authentication on the `api` parent of the /v1 ones."""
+    api = Blueprint("api", __name__, url_prefix="/v1")
+    api.before_request(authenticate)
+    api.register_blueprint(ingest_bp)
+    api.register_blueprint(realtime_bp)
+    api.register_blueprint(series_bp)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(apidoc_bp)
+    app.register_blueprint(api)

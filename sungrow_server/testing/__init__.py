@@ -1,0 +1,18 @@
+"""Throwaway PostgreSQL clusters, Redis servers and gunicorn masters that tests and
+benchmarks start on free ports and own. Not part of an installed server."""
+
+from .gunicorn import REPO, Gunicorn
+from .postgres import PgCluster, bare_install, pg_bindir
+from .processes import child_pids, free_port
+from .redis_server import RedisServer
+
+__all__ = [
+    "REPO",
+    "Gunicorn",
+    "PgCluster",
+    "RedisServer",
+    "bare_install",
+    "child_pids",
+    "free_port",
+    "pg_bindir",
+]

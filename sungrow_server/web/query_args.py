@@ -1,0 +1,25 @@
+"""Query arguments through a marshmallow schema, with 422 locations under `query`."""
+
+from flask import Request
+from marshmallow import EXCLUDE, Schema, ValidationError, validate
+
+from ..errors import APIError, validation_items
+from .compiled_loader import load
+from .fields import Text
+
+
+class DeviceArgsSchema(Schema):
+    """Query arguments that name one device; others are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    device_id = Text(required=True, validate=validate.Length(min=1, error="Field required"))
+
+
+def load_args(schema: Schema, request: Request) -> dict:
+    """The validated query arguments (the first of repeated ones); 422 otherwise."""
+    try:
+        return load(schema, request.args.to_dict())
+    except ValidationError as exc:
+        raise APIError(422, validation_items(exc.messages, ("query",))) from None

@@ -1,0 +1,92 @@
+"""What the tests share besides fixtures: the edge's samples, the app's environment, and
+databases and servers to start."""
+
+import uuid
+from pathlib import Path
+
+import pytest
+from pytest_postgresql.janitor import DatabaseJanitor
+
+from sungrow_server.db.pool import get_pool
+from sungrow_server.realtime.cache import get_cache
+from sungrow_server.testing import PgCluster
+
+TOKENS = "token-01:inverter-01,token-02:inverter-02"
+AUTH = {"Authorization": "Bearer token-01"}
+TIMESCALE = {"shared_preload_libraries": "timescaledb", "timescaledb.max_background_workers": "0"}
+
+# Each edition is one way a user's database can look.
+EDITIONS = {
+    "postgresql": "PostgreSQL without TimescaleDB",
+    "not-preloaded": "TimescaleDB installed but not in shared_preload_libraries",
+    "apache": "TimescaleDB, Apache-2 edition (no continuous aggregates)",
+    "tsl": "TimescaleDB with continuous aggregates (licensed edition)",
+}
+API_EDITIONS = ["postgresql", "apache", "tsl"]
+
+
+def timescaledb_files(bindir: Path) -> tuple[bool, bool]:
+    """Whether the TimescaleDB library, and its licensed (TSL) module, are installed."""
+    lib = bindir.parent / "lib"
+    return (lib / "timescaledb.so").exists(), any(lib.glob("timescaledb-tsl-*.so"))
+
+
+def new_database(cluster: PgCluster, template: str | None = None) -> DatabaseJanitor:
+    """A janitor for a fresh database, cloned from `template` when given."""
+    return DatabaseJanitor(
+        user="postgres",
+        host="127.0.0.1",
+        port=cluster.port,
+        dbname=f"test_{uuid.uuid4().hex[:12]}",
+        template_dbname=template,
+    )
+
+
+def single_edition(name: str):
+    """An `edition` fixture for a module whose tests need one database edition only."""
+
+    @pytest.fixture
+    def edition() -> str:
+        return name
+
+    return edition
+
+
+def make_env(database_url: str, redis_url: str, **overrides: str) -> dict[str, str]:
+    """The environment a user would give the server."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "DEVICE_TOKENS": TOKENS,
+        **overrides,
+    }
+
+
+def close_app(app) -> None:
+    """Release what the factory opened."""
+    get_pool(app).close()
+    get_cache(app).close()
+
+
+def sample(ts: str = "2026-11-28T10:00:00+00:00", device_id: str = "inverter-01", **fields) -> dict:
+    """One valid sample as an edge daemon sends it."""
+    return {
+        "device_id": device_id,
+        "ts": ts,
+        "pv_power_w": 1200.0,
+        "pv_daily_kwh": 3.5,
+        "battery_power_w": 250.0,
+        "battery_soc_pct": 64.0,
+        "battery_temp_c": 24.5,
+        "load_power_w": 800.0,
+        "export_power_w": 150.0,
+        "sample_count": 1,
+        **fields,
+    }
+
+
+def stored_rows(conn, device_id: str = "inverter-01") -> list[tuple]:
+    """(ts, pv_power_w) of what the server stored for a device, oldest first."""
+    return conn.execute(
+        "SELECT ts, pv_power_w FROM sungrow_samples WHERE device_id = %s ORDER BY ts", (device_id,)
+    ).fetchall()
