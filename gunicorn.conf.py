@@ -2,6 +2,7 @@
 
 import sys
 
+from sungrow_server.auth import get_token_store
 from sungrow_server.config import ConfigError, load_server_settings, load_settings
 from sungrow_server.db.pool import get_pool
 
@@ -67,7 +68,9 @@ def when_ready(server):
 
 
 def worker_exit(server, worker):
-    """Close the worker's pool so PostgreSQL sees clean disconnects."""
+    """Write the tokens' pending `last used`, then close the worker's pool so PostgreSQL
+    sees clean disconnects."""
     app = getattr(worker, "wsgi", None)
     if app is not None:
+        get_token_store(app).close()
         get_pool(app).close(timeout=2)

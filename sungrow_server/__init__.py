@@ -18,8 +18,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json = OrjsonProvider(app)  # keeps key order, as API.md lists the fields
     settings = config.load_settings(test_config)
     config.init_app(app, settings)
-    auth.init_app(app)
     pool.init_app(app, settings, on_connect=[create_stage])
+    auth.init_app(app)
     cache.init_app(app, settings)
     sources.init_app(app)
     register_blueprints(app)

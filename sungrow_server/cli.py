@@ -2,10 +2,14 @@
 
 from flask import Flask
 
+from .auth.cli import token_group
 from .db.cli import init_db_command, refresh_aggregates_command
+from .sites.cli import site_group
 
 
 def register_commands(app: Flask) -> None:
     """Make every room's commands available on the app's command line."""
     app.cli.add_command(init_db_command)
     app.cli.add_command(refresh_aggregates_command)
+    app.cli.add_command(token_group)
+    app.cli.add_command(site_group)

@@ -36,6 +36,10 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
+class DatabaseUnavailable(Exception):
+    """The database could not be read in time: 503 with Retry-After, as a pool timeout."""
+
+
 def error_response(status: int, detail, headers: dict | None = None):
     """The one JSON shape of every error."""
     response = jsonify(detail=detail)
@@ -93,4 +97,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ValidationError, _validation_error)
     app.register_error_handler(psycopg.OperationalError, _database_unavailable)
     app.register_error_handler(PoolTimeout, _database_unavailable)
+    app.register_error_handler(DatabaseUnavailable, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)

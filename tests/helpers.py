@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pytest_postgresql.janitor import DatabaseJanitor
 
+from sungrow_server.auth import get_token_store
 from sungrow_server.db.pool import get_pool
 from sungrow_server.realtime.cache import get_cache
 from sungrow_server.testing import PgCluster
@@ -64,6 +65,7 @@ def make_env(database_url: str, redis_url: str, **overrides: str) -> dict[str, s
 
 def close_app(app) -> None:
     """Release what the factory opened."""
+    get_token_store(app).close()
     get_pool(app).close()
     get_cache(app).close()
 
@@ -90,3 +92,23 @@ def stored_rows(conn, device_id: str = "inverter-01") -> list[tuple]:
     return conn.execute(
         "SELECT ts, pv_power_w FROM sungrow_samples WHERE device_id = %s ORDER BY ts", (device_id,)
     ).fetchall()
+
+
+def cli(app, *args: str):
+    """Run a command as `flask --app sungrow_server ...` would; its click Result. The app
+    sees what the command changed at its next request (a server takes up to 5 s)."""
+    result = app.test_cli_runner().invoke(args=list(args))
+    get_token_store(app).expire()
+    return result
+
+
+def make_token(app, *args: str) -> str:
+    """`token create ARGS`: the token it printed (its only line of standard output)."""
+    result = cli(app, "token", "create", *args)
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header of a token."""
+    return {"Authorization": f"Bearer {token}"}

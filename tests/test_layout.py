@@ -12,7 +12,8 @@ LAYERS = (
     {"model", "config"},  # what a sample is; the settings
     {"errors"},  # the one error shape
     {"web", "db"},  # shared HTTP pieces; the pool and the schema
-    {"auth"},  # who may call /v1
+    {"sites"},  # several devices read as one: their rows and commands
+    {"auth"},  # who may call /v1: tokens, roles, scopes
     {"realtime"},  # the newest sample and its cache
     {"ingest", "series", "health"},  # capabilities (ingest refreshes the realtime cache)
     {"apidoc"},  # the document of every capability

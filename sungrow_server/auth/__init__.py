@@ -1,5 +1,25 @@
-"""Who may call /v1: bearer tokens, the failed-authentication throttle, the device check."""
+"""Who may call /v1: bearer tokens (DEVICE_TOKENS and the database's), their roles and
+scopes, the failed-authentication throttle, and the checks the views make."""
 
-from .guard import authenticate, init_app, require_device
+from .grants import DEVICE, READ_ONLY, ROLES, Grant
+from .guard import (
+    authenticate,
+    get_token_store,
+    init_app,
+    require_device,
+    require_site,
+    require_writer,
+)
 
-__all__ = ["authenticate", "init_app", "require_device"]
+__all__ = [
+    "DEVICE",
+    "READ_ONLY",
+    "ROLES",
+    "Grant",
+    "authenticate",
+    "get_token_store",
+    "init_app",
+    "require_device",
+    "require_site",
+    "require_writer",
+]

@@ -4,6 +4,11 @@ import hashlib
 import hmac
 import secrets
 
+# Tokens made by `token create`: a recognisable prefix (so a leaked one is easy to spot
+# in a log or a repository) and 256 random bits.
+TOKEN_PREFIX = "sgr_"  # noqa: S105 (a prefix, not a secret)
+TOKEN_BYTES = 32
+
 
 class TokenRegistry:
     """Maps bearer tokens to devices without comparing the token itself byte by byte.
@@ -26,3 +31,18 @@ class TokenRegistry:
     def device_for(self, token: str) -> str | None:
         """The device bound to `token`, or None."""
         return self._devices.get(self._digest(token))
+
+
+def new_token() -> str:
+    """A fresh bearer token: the prefix and 256 random bits, URL-safe."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def stored_digest(token: str) -> bytes:
+    """What the database keeps of a token: its SHA-256.
+
+    A fast hash is right here, unlike for passwords: these tokens carry 256 random bits,
+    so nobody can try a meaningful share of them whatever the hash costs, while a slow
+    hash (bcrypt, scrypt) would cost every request milliseconds of CPU.
+    """
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()

@@ -1,10 +1,13 @@
 """The database commands: `flask --app sungrow_server init-db` and `refresh-aggregates`."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import click
 import psycopg
 from flask.cli import with_appcontext
+from psycopg import Connection, errors
 
 from ..config import get_settings
 from .aggregates import refresh_aggregates, views_present
@@ -18,6 +21,20 @@ def _say(line: str) -> None:
 
 def _database_error(exc: psycopg.Error) -> click.ClickException:
     return click.ClickException(f"database error: {type(exc).__name__}: {exc}".strip())
+
+
+@contextmanager
+def command_connection() -> Iterator[Connection]:
+    """A connection for a command (autocommit); a database error ends it with one line."""
+    try:
+        with psycopg.connect(get_settings().database_url, autocommit=True) as conn:
+            yield conn
+    except errors.UndefinedTable:
+        raise click.ClickException(
+            "the schema is older than this command: run flask --app sungrow_server init-db"
+        ) from None
+    except psycopg.Error as exc:
+        raise _database_error(exc) from None
 
 
 @click.command("init-db")

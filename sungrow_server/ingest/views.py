@@ -2,7 +2,7 @@
 
 from flask import Blueprint, g, request
 
-from ..auth import require_device
+from ..auth import require_device, require_writer
 from ..config import get_settings
 from ..db.pool import get_pool
 from ..errors import APIError
@@ -22,6 +22,7 @@ def ingest():
     The 200 is sent only after the transaction block has committed; any failure before
     or during the commit leaves the batch unacknowledged and the edge daemon retries it.
     """
+    require_writer()  # before the body is even read: a read-only token stores nothing
     settings = get_settings()
     payload = parse_json(read_body(request, settings.max_request_bytes))
     samples = payload.get("samples") if isinstance(payload, dict) else None
