@@ -133,3 +133,26 @@ def make_data(first_day: str, last_day: str, zone: str, gap_hours: int = 7) -> t
         ts += timedelta(minutes=5)
         i += 1
     return data, late
+
+
+def recompute_site(samples_by_device, resolution, zone, start, end, site_zone=None):
+    """A site's buckets, summed by hand from each member's recomputation: energies, average
+    powers, peaks and sample counts summed, state of charge averaged over the members with
+    samples in the bucket, coverage the lowest of all members (none: 0)."""
+    members = [
+        {b["bucket"]: b for b in recompute(samples, resolution, zone, start, end, site_zone)}
+        for samples in samples_by_device.values()
+    ]
+    out = []
+    for bucket in sorted({start for member in members for start in member}):
+        present = [member[bucket] for member in members if bucket in member]
+        entry = {"bucket": bucket}
+        for key in present[0]:
+            if key not in ("bucket", "coverage", "avg_battery_soc_pct"):
+                entry[key] = sum(b[key] for b in present)
+        entry["avg_battery_soc_pct"] = sum(b["avg_battery_soc_pct"] for b in present) / len(present)
+        entry["coverage"] = min(
+            member[bucket]["coverage"] if bucket in member else 0.0 for member in members
+        )
+        out.append(entry)
+    return out

@@ -38,6 +38,7 @@ class Settings:
     auth_fail_limit: int = 20
     auth_fail_window_s: int = 60
     trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
+    stale_after_s: int = 600
 
     def summary(self) -> str:
         """One secret-free line describing the settings in force."""
@@ -51,7 +52,8 @@ class Settings:
             f"statement_timeout_ms={self.statement_timeout_ms} "
             f"redis_timeout_ms={self.redis_timeout_ms} "
             f"auth_fail_limit={self.auth_fail_limit}/{self.auth_fail_window_s}s "
-            f"trusted_proxies={','.join(sorted(self.trusted_proxies)) or '-'}"
+            f"trusted_proxies={','.join(sorted(self.trusted_proxies)) or '-'} "
+            f"stale_after_s={self.stale_after_s}"
         )
 
 
@@ -72,6 +74,7 @@ PARSERS = {
     "AUTH_FAIL_LIMIT": ("auth_fail_limit", parsers.int_at_least(0)),
     "AUTH_FAIL_WINDOW_S": ("auth_fail_window_s", parsers.int_at_least(1)),
     "TRUSTED_PROXIES": ("trusted_proxies", parsers.addresses),
+    "STALE_AFTER_S": ("stale_after_s", parsers.int_at_least(1)),
 }
 
 

@@ -2,10 +2,10 @@
 
 from datetime import UTC, date, datetime
 
-from marshmallow import validate
+from marshmallow import Schema, validate
 
 from ..web.fields import Text, ZoneName
-from ..web.query_args import DeviceArgsSchema
+from ..web.query_args import DeviceArgsSchema, SiteArgsSchema
 from .request import FRAMES, MAX_BUCKETS, RESOLUTIONS
 
 
@@ -28,8 +28,8 @@ class RangeBound(Text):
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-class SeriesQueryArgsSchema(DeviceArgsSchema):
-    """Query arguments of GET /v1/series.
+class SeriesOptionsSchema(Schema):
+    """What a series request asks for besides its device or site.
 
     `frame` and `resolution` are checked by request.parse_request, each with its own 422
     text. Each argument's `query` metadata is what the OpenAPI document says of it: its
@@ -70,4 +70,13 @@ class SeriesQueryArgsSchema(DeviceArgsSchema):
     format = Text(validate=validate.OneOf(["json", "csv"], error="Input should be 'json' or 'csv'"))
 
 
+class SeriesQueryArgsSchema(SeriesOptionsSchema, DeviceArgsSchema):
+    """Query arguments of GET /v1/series."""
+
+
+class SiteSeriesQueryArgsSchema(SeriesOptionsSchema, SiteArgsSchema):
+    """Query arguments of GET /v1/series for a site."""
+
+
 series_args_schema = SeriesQueryArgsSchema()
+site_series_args_schema = SiteSeriesQueryArgsSchema()

@@ -18,8 +18,9 @@ def wants_csv(args: dict, request: Request) -> bool:
     return request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
 
 
-def csv_response(query: SeriesRequest, buckets: list[dict]):
-    """One row per bucket, with its local date and time, ready for a spreadsheet."""
+def csv_response(query: SeriesRequest, buckets: list[dict], subject: str | None = None):
+    """One row per bucket, with its local date and time, ready for a spreadsheet; the file
+    is named after `subject` (default the device)."""
     zone = ZoneInfo(query.timezone)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -34,7 +35,8 @@ def csv_response(query: SeriesRequest, buckets: list[dict]):
                 *(bucket[name] for name in FIELDS[1:]),
             ]
         )
-    device = "".join(c if c.isalnum() or c in "-_." else "_" for c in query.device_id)
+    subject = subject or query.device_id
+    device = "".join(c if c.isalnum() or c in "-_." else "_" for c in subject)
     name = f"sungrow-{device[:64]}-{query.resolution}.csv"
     return current_app.response_class(
         out.getvalue(),

@@ -22,7 +22,8 @@ MAX_BUCKETS = 10000
 
 @dataclass(frozen=True)
 class SeriesRequest:
-    """One device's buckets of `resolution` in `timezone` over [start, end)."""
+    """One device's buckets of `resolution` in `timezone` over [start, end) (a site's
+    request has no device: series/site.py asks it of each member)."""
 
     device_id: str
     resolution: str
@@ -53,7 +54,7 @@ def parse_request(args: dict, timezone: str) -> SeriesRequest:
             raise APIError(422, f"Invalid frame {frame!r}. Must be one of: {sorted(FRAMES)}.")
         if "resolution" in args:
             raise APIError(422, "resolution goes with from and to; a frame has its own.")
-        return frame_request(args["device_id"], frame, timezone)
+        return frame_request(args.get("device_id", ""), frame, timezone)
     if "start" not in args or "end" not in args:
         raise APIError(422, "A range needs both from and to.")
     resolution = args.get("resolution", "hour")
@@ -64,7 +65,7 @@ def parse_request(args: dict, timezone: str) -> SeriesRequest:
     start, end = (instant(args[key], timezone) for key in ("start", "end"))
     if start >= end:
         raise APIError(422, "from must be earlier than to.")
-    query = SeriesRequest(args["device_id"], resolution, timezone, start, end)
+    query = SeriesRequest(args.get("device_id", ""), resolution, timezone, start, end)
     if bucket_count(query) > MAX_BUCKETS:
         raise APIError(
             422,
