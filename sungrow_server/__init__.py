@@ -5,7 +5,7 @@ from flask import Flask
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the WSGI app; `test_config` replaces the environment (tests never read it)."""
-    from . import apidoc, auth, config, errors
+    from . import apidoc, auth, config, devices, errors
     from .cli import register_commands
     from .db import pool
     from .ingest.write import create_stage
@@ -22,6 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     cache.init_app(app, settings)
     sources.init_app(app)
+    devices.init_app(app)
     register_blueprints(app)
     apidoc.init_app(app, settings)
     errors.register_error_handlers(app)

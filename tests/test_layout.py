@@ -15,7 +15,7 @@ LAYERS = (
     {"sites"},  # several devices read as one: their rows and commands
     {"auth"},  # who may call /v1: tokens, roles, scopes
     {"realtime"},  # the newest sample and its cache
-    {"ingest", "series", "health"},  # capabilities (ingest refreshes the realtime cache)
+    {"ingest", "series", "health", "devices"},  # capabilities (they use the realtime cache)
     {"apidoc"},  # the document of every capability
     {"routes", "cli"},  # the app's URLs and commands
     {"__init__"},  # create_app
