@@ -20,7 +20,8 @@ OPERATIONS = {
     ("/", "get"): [],
     ("/v1/ingest", "post"): [400, 401, 403, 413, 415, 422, 429, 503],
     ("/v1/realtime", "get"): [401, 403, 404, 422, 429, 503],
-    ("/v1/series", "get"): [401, 403, 422, 429, 503],
+    ("/v1/series", "get"): [401, 403, 404, 422, 429, 503],
+    ("/v1/devices", "get"): [401, 429, 503],
 }
 INT4_MAX = 2**31 - 1
 
@@ -285,6 +286,7 @@ V1_CASES = {
     "/v1/ingest": {"method": "POST", "body": {"samples": []}, "media_type": "application/json"},
     "/v1/realtime": {"method": "GET", "query": {"device_id": DEVICE}},
     "/v1/series": {"method": "GET", "query": {"device_id": DEVICE}},
+    "/v1/devices": {"method": "GET"},
 }
 
 

@@ -7,14 +7,17 @@ from ..config import Settings
 from ..ingest.schemas import IngestBatchSchema, SampleSchema
 from ..realtime.views import RealtimeQueryArgsSchema
 from ..series.args import SeriesQueryArgsSchema
-from ..web.fields import FiniteNumber, StrictInteger, Timestamp
+from ..web.fields import FiniteNumber, StrictInteger, Text, Timestamp
 from .responses import (
+    DevicesSchema,
     ErrorDetail,
     ErrorSchema,
     HealthSchema,
     IngestResultSchema,
     LocationStep,
     SeriesSchema,
+    SiteRealtimeSchema,
+    SiteSeriesSchema,
     ValidationItemSchema,
 )
 
@@ -24,6 +27,32 @@ HEADERS = {
     "WWW-Authenticate": {"description": "`Bearer`", "required": True, "schema": {"type": "string"}},
     "Retry-After": {"description": "Seconds", "required": True, "schema": {"type": "integer"}},
 }
+
+
+SITE_ID = Text(
+    metadata={
+        "query": {
+            "description": "A site (several devices read as one) instead of a device: give "
+            "site_id and leave device_id out; both is a 422. A read-only token's."
+        }
+    }
+)
+SUBJECT = (
+    "Give device_id for one device, or site_id for a site. OpenAPI 3.0 cannot say 'exactly "
+    "one of', so device_id, the form edge daemons use, is listed as required."
+)
+
+
+class RealtimeDocArgsSchema(RealtimeQueryArgsSchema):
+    """GET /v1/realtime's query as documented: a device or a site."""
+
+    site_id = SITE_ID
+
+
+class SeriesDocArgsSchema(SeriesQueryArgsSchema):
+    """GET /v1/series's query as documented: a device or a site."""
+
+    site_id = SITE_ID
 
 
 def _custom_fields(self, field, **kwargs) -> dict:
@@ -61,8 +90,11 @@ def _responses(ok: dict, *errors: int) -> dict:
     known = {
         400: _error("Body is not valid JSON or not valid gzip."),
         401: _error("Missing credentials, or invalid or expired token.", "WWW-Authenticate"),
-        403: _error("The device is not the authenticated device."),
-        404: _error("No data found for the device."),
+        403: _error(
+            "The device or site is not readable with this token, or a read-only token "
+            "tried to write."
+        ),
+        404: _error("No data found for the device, or no such site."),
         413: _error("Body over MAX_REQUEST_BYTES, or more samples than MAX_SAMPLES_PER_REQUEST."),
         415: _error("A Content-Encoding other than gzip or identity."),
         422: _error("A list of {loc, msg, type}; a sentence for the series' own checks."),
@@ -113,11 +145,16 @@ def _add_paths(spec: APISpec, max_samples: int) -> None:
         operations={
             "get": {
                 "operationId": "getRealtime",
-                "summary": "The newest sample of a device.",
+                "summary": "The newest sample of a device, or of each device of a site.",
+                "description": SUBJECT,
                 "security": BEARER,
-                "parameters": [{"in": "query", "schema": RealtimeQueryArgsSchema}],
+                "parameters": [{"in": "query", "schema": RealtimeDocArgsSchema}],
                 "responses": _responses(
-                    _ok("The newest sample, ts in UTC with offset.", SampleSchema),
+                    _ok(
+                        "The newest sample, ts in UTC with offset; for a site, each member's "
+                        "and their total.",
+                        {"oneOf": [SampleSchema, SiteRealtimeSchema]},
+                    ),
                     *(401, 403, 404, 422, 429, 503),
                 ),
             }
@@ -129,15 +166,34 @@ def _add_paths(spec: APISpec, max_samples: int) -> None:
             "get": {
                 "operationId": "getSeries",
                 "summary": "Rollups of a frame or of a from/to range, as JSON or CSV.",
+                "description": SUBJECT,
                 "security": BEARER,
-                "parameters": [{"in": "query", "schema": SeriesQueryArgsSchema}],
+                "parameters": [{"in": "query", "schema": SeriesDocArgsSchema}],
                 "responses": _responses(
                     {
                         "description": "Buckets in ascending time; CSV for format=csv or "
                         "Accept: text/csv.",
-                        "content": {JSON: {"schema": SeriesSchema}, "text/csv": {}},
+                        "content": {
+                            JSON: {"schema": {"oneOf": [SeriesSchema, SiteSeriesSchema]}},
+                            "text/csv": {},
+                        },
                     },
-                    *(401, 403, 422, 429, 503),
+                    *(401, 403, 404, 422, 429, 503),
+                ),
+            }
+        },
+    )
+    spec.path(
+        "/v1/devices",
+        operations={
+            "get": {
+                "operationId": "getDevices",
+                "summary": "The devices and sites the token can read, and how fresh each "
+                "device's data is.",
+                "security": BEARER,
+                "responses": _responses(
+                    _ok("Devices sorted by id; sites with their members.", DevicesSchema),
+                    *(401, 429, 503),
                 ),
             }
         },

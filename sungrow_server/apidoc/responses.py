@@ -2,6 +2,7 @@
 
 from marshmallow import RAISE, Schema, fields
 
+from ..auth import ROLES
 from ..series.request import FRAMES, RESOLUTIONS
 from ..web.fields import Timestamp
 
@@ -78,3 +79,78 @@ class ErrorSchema(ResponseSchema):
     """Every error body."""
 
     detail = ErrorDetail(required=True)
+
+
+class SiteSeriesSchema(ResponseSchema):
+    """The JSON answer of GET /v1/series for a site: its members' buckets combined."""
+
+    site_id = fields.String(required=True)
+    devices = fields.List(fields.String(), required=True, metadata={"description": "Members."})
+    frame = fields.String(metadata={"enum": sorted(FRAMES)})
+    start = Timestamp(data_key="from", metadata={"description": "Range start, with offset."})
+    end = Timestamp(data_key="to", metadata={"description": "Range end, with offset."})
+    resolution = fields.String(required=True, metadata={"enum": list(RESOLUTIONS)})
+    timezone = fields.String(required=True, metadata={"description": "The zone used."})
+    series = fields.List(fields.Nested(BucketSchema), required=True)
+
+
+class MemberSampleSchema(ResponseSchema):
+    """A member of a site: its newest sample, or only `device_id` and a null `ts`."""
+
+    device_id = fields.String(required=True)
+    ts = Timestamp(required=True, allow_none=True, metadata={"description": "null: no data."})
+    pv_power_w = fields.Float()
+    pv_daily_kwh = fields.Float(allow_none=True)
+    battery_power_w = fields.Float()
+    battery_soc_pct = fields.Float()
+    battery_temp_c = fields.Float(allow_none=True)
+    load_power_w = fields.Float()
+    export_power_w = fields.Float()
+    sample_count = fields.Integer()
+
+
+class SiteTotalSchema(ResponseSchema):
+    """The members' sum: powers of those reporting, today's daily counters, mean SoC."""
+
+    ts = Timestamp(required=True, allow_none=True, metadata={"description": "Newest member ts."})
+    pv_power_w = fields.Float(required=True)
+    battery_power_w = fields.Float(required=True)
+    load_power_w = fields.Float(required=True)
+    export_power_w = fields.Float(required=True)
+    pv_daily_kwh = fields.Float(required=True, allow_none=True)
+    battery_soc_pct = fields.Float(required=True, allow_none=True)
+    devices_reporting = fields.Integer(required=True, metadata={"minimum": 0})
+
+
+class SiteRealtimeSchema(ResponseSchema):
+    """The answer of GET /v1/realtime for a site."""
+
+    site_id = fields.String(required=True)
+    devices = fields.List(fields.Nested(MemberSampleSchema), required=True)
+    total = fields.Nested(SiteTotalSchema, required=True)
+
+
+class DeviceStateSchema(ResponseSchema):
+    """A device the token can read, and how fresh its data is."""
+
+    device_id = fields.String(required=True)
+    last_ts = Timestamp(required=True, allow_none=True, metadata={"description": "null: no data."})
+    age_s = fields.Float(required=True, allow_none=True)
+    stale = fields.Boolean(required=True, metadata={"description": "Older than STALE_AFTER_S."})
+
+
+class SiteMembersSchema(ResponseSchema):
+    """A site the token can read, and its members."""
+
+    site_id = fields.String(required=True)
+    devices = fields.List(fields.String(), required=True)
+
+
+class DevicesSchema(ResponseSchema):
+    """The answer of GET /v1/devices."""
+
+    role = fields.String(required=True, metadata={"enum": list(ROLES)})
+    timezone = fields.String(required=True, metadata={"description": "The site's TIMEZONE."})
+    stale_after_s = fields.Integer(required=True, metadata={"minimum": 1})
+    devices = fields.List(fields.Nested(DeviceStateSchema), required=True)
+    sites = fields.List(fields.Nested(SiteMembersSchema), required=True)
