@@ -63,8 +63,11 @@ logconfig_dict = {
 
 
 def when_ready(server):
-    """One secret-free summary line, once, from the arbiter."""
+    """One secret-free summary line, once, from the arbiter, and a warning per setting
+    that should change."""
     server.log.info(_settings.summary())
+    for line in _settings.warnings():
+        server.log.warning(line)
 
 
 def worker_exit(server, worker):

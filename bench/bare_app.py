@@ -9,7 +9,7 @@ import os
 
 from flask import Flask
 
-from sungrow_server.realtime.cache import build_redis
+from sungrow_server.db.redis_client import build_redis
 
 app = Flask(__name__)
 # The JSON the real server answered for the same device, handed over by `python -m bench`.

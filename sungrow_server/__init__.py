@@ -7,7 +7,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the WSGI app; `test_config` replaces the environment (tests never read it)."""
     from . import apidoc, auth, config, devices, errors
     from .cli import register_commands
-    from .db import pool
+    from .db import pool, redis_client
     from .ingest.write import create_stage
     from .realtime import cache
     from .routes import register_blueprints
@@ -19,6 +19,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     settings = config.load_settings(test_config)
     config.init_app(app, settings)
     pool.init_app(app, settings, on_connect=[create_stage])
+    redis_client.init_app(app, settings)
     auth.init_app(app)
     cache.init_app(app, settings)
     sources.init_app(app)

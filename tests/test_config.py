@@ -119,6 +119,8 @@ def test_device_may_have_several_tokens():
         (":inverter", "pair 1 has an empty token"),
         ("secret:", "pair 1 has an empty token or device id"),
         ("secret:a,secret:b", "pair 2 repeats a token"),
+        # a header arrives decoded as Latin-1: this token could never match
+        ("ok-token:a,secret-tökén:b", "pair 2 has a token with characters other than ASCII"),
     ],
 )
 def test_bad_tokens_are_errors_that_reveal_no_token(raw, flaw):
@@ -182,3 +184,14 @@ def test_trusted_proxies(raw, expected):
 def test_trusted_proxies_must_be_addresses():
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
         load_settings({**VALID, "TRUSTED_PROXIES": "nginx.local"})
+
+
+def test_short_tokens_are_warned_about_without_the_token():
+    settings = load_settings(
+        {**VALID, "DEVICE_TOKENS": "x:inverter-01,y:inverter-02,a-long-random-token-1:inverter-03"}
+    )
+    (line,) = settings.warnings()
+    assert line.startswith("DEVICE_TOKENS: the tokens of inverter-01, inverter-02 are shorter")
+    assert "inverter-03" not in line and "a-long" not in line
+    assert load_settings({**VALID, "DEVICE_TOKENS": "sixteen-chars-ok:d"}).warnings() == []
+    assert "the token of d is" in load_settings({**VALID, "DEVICE_TOKENS": "k:d"}).warnings()[0]

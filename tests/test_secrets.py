@@ -6,10 +6,11 @@ import time
 
 import pytest
 
+from sungrow_server import create_app
 from sungrow_server.auth.tokens import TokenRegistry
 from sungrow_server.db.initdb import apply_schema
 from sungrow_server.testing import Gunicorn, PgCluster, RedisServer
-from tests.helpers import make_env, sample
+from tests.helpers import cli, close_app, make_env, make_token, sample
 
 TOKEN = "Zq8-very-secret-device-token-Zq8"
 DB_PASSWORD = "pg-pass-Kx71"
@@ -33,8 +34,13 @@ def test_error_paths_log_no_secret(tmp_path):
         DB_POOL_TIMEOUT_S="1",
         LOG_LEVEL="debug",
     )
+    admin = create_app(env)  # the token commands, as a user runs them beside the server
+    reader = make_token(admin, "--device", "inverter-01", "--read-only", "--label", "phone")
+    writer = make_token(admin, "--device", "inverter-01", "--label", "edge")
+    listing = cli(admin, "token", "list").output
     server = Gunicorn(env, tmp_path).wait_ready()
     good = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    database_tokens, bodies = [], []
     try:
         statuses = [
             server.ingest([sample()], TOKEN)[0],  # 200, with a failing Redis
@@ -55,6 +61,20 @@ def test_error_paths_log_no_secret(tmp_path):
                 "X-Forwarded-For": "203.0.113.9",
             }
             statuses.append(server.request("POST", "/v1/ingest", body, headers)[0])
+        for token, method, path, body, address in (
+            (reader, "GET", "/v1/realtime?device_id=inverter-01", None, "198.51.100.5"),
+            (reader, "POST", "/v1/ingest", json.dumps({"samples": [sample()]}), "198.51.100.5"),
+            (reader, "GET", "/v1/series?device_id=inverter-02", None, "198.51.100.5"),
+            (writer, "POST", "/v1/ingest", json.dumps({"samples": [sample()]}), "198.51.100.5"),
+            (writer[:-1], "GET", "/v1/devices", None, "198.51.100.6"),
+            (reader + "x", "GET", "/v1/devices", None, "198.51.100.6"),
+            (reader.upper(), "GET", "/v1/devices", None, "198.51.100.6"),
+        ):
+            headers = {**good, "Authorization": f"Bearer {token}", "X-Forwarded-For": address}
+            status, _, answer = server.request(method, path, body, headers)
+            database_tokens.append(status)
+            bodies.append(answer.decode())
+        assert database_tokens == [200, 403, 403, 200, 401, 401, 401]
         cluster.stop()
         statuses.append(server.ingest([sample("2026-11-28T10:00:05Z")], TOKEN)[0])
         statuses.append(server.request("GET", "/v1/series?device_id=inverter-01", None, good)[0])
@@ -63,9 +83,14 @@ def test_error_paths_log_no_secret(tmp_path):
         assert statuses[14:] == [503, 503]
     finally:
         server.stop()
+        close_app(admin)
         cluster.destroy()
         redis_server.stop()
     log = server.log.read_text()
+    for token in (reader, writer, reader[:-1], writer[:-1], reader + "x", reader.upper()):
+        assert token not in log
+        assert token not in listing
+        assert not any(token in body for body in bodies)
     assert "WARNING" in log  # the Redis and database failures were logged
     for secret in (
         TOKEN,

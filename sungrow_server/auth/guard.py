@@ -4,6 +4,7 @@ from flask import Flask, current_app, g, request
 
 from ..config import get_settings
 from ..db.pool import get_pool
+from ..db.redis_client import get_redis
 from ..errors import APIError
 from .grants import DEVICE, Grant
 from .store import TokenStore
@@ -28,7 +29,7 @@ def init_app(app: Flask) -> None:
     app.extensions[TOKENS] = (TokenRegistry(settings.device_tokens), grants)
     app.extensions[STORE] = TokenStore(get_pool(app))
     app.extensions[THROTTLE] = FailedAuthThrottle(
-        settings.auth_fail_limit, settings.auth_fail_window_s
+        settings.auth_fail_limit, settings.auth_fail_window_s, get_redis(app)
     )
 
 
@@ -47,17 +48,11 @@ def authenticate() -> None:
     settings = get_settings()
     throttle: FailedAuthThrottle = current_app.extensions[THROTTLE]
     address = client_address(request, settings.trusted_proxies)
-    wait = throttle.retry_after(address)
-    if wait is not None:
-        raise APIError(
-            429,
-            "Too many failed authentication attempts; try again later.",
-            {"Retry-After": str(wait)},
-        )
+    _refuse_if_throttled(throttle.retry_after(address))
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        throttle.failed(address)
+        _refuse_if_throttled(throttle.failed(address))
         raise APIError(401, "Missing authorization credentials.", CHALLENGE)
     token = token.strip()
     registry, device_grants = current_app.extensions[TOKENS]
@@ -68,10 +63,19 @@ def authenticate() -> None:
     store = get_token_store()
     grant, snapshot = store.grant_for(token)
     if grant is None:
-        throttle.failed(address)
+        _refuse_if_throttled(throttle.failed(address))
         raise APIError(401, "Invalid or expired token.", CHALLENGE)
     g.grant, g.device_id, g.sites = grant, grant.device_id, snapshot.sites
     store.used(grant)
+
+
+def _refuse_if_throttled(wait: int | None) -> None:
+    if wait is not None:
+        raise APIError(
+            429,
+            "Too many failed authentication attempts; try again later.",
+            {"Retry-After": str(wait)},
+        )
 
 
 def require_device(device_id: str, detail: str = DEVICE_MISMATCH) -> None:

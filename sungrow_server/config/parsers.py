@@ -32,6 +32,9 @@ def parse_device_tokens(raw: str) -> dict[str, str]:
             raise ValueError(f"pair {index} has an empty token or device id")
         if token in tokens:
             raise ValueError(f"pair {index} repeats a token")
+        if not token.isascii():
+            # A request header arrives decoded as Latin-1: such a token could never match.
+            raise ValueError(f"pair {index} has a token with characters other than ASCII")
         tokens[token] = device_id
     return tokens
 

@@ -12,6 +12,8 @@ from flask import current_app
 from . import parsers
 
 REQUIRED = ("DATABASE_URL", "REDIS_URL", "DEVICE_TOKENS")
+# Shorter DEVICE_TOKENS are warned about, not refused: that would lock edges out.
+SHORT_TOKEN = 16
 EXTENSION = "sungrow.settings"
 
 
@@ -39,6 +41,19 @@ class Settings:
     auth_fail_window_s: int = 60
     trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
     stale_after_s: int = 600
+
+    def warnings(self) -> list[str]:
+        """Lines to log at start-up about settings that work but should change."""
+        short = sorted({d for t, d in self.device_tokens.items() if len(t) < SHORT_TOKEN})
+        if not short:
+            return []
+        many = len(short) > 1
+        return [
+            f"DEVICE_TOKENS: the token{'s' if many else ''} of {', '.join(short)} "
+            f"{'are' if many else 'is'} shorter than {SHORT_TOKEN} characters, easier to "
+            "guess; replace with long random ones (flask --app sungrow_server token create "
+            "--device ID makes one)"
+        ]
 
     def summary(self) -> str:
         """One secret-free line describing the settings in force."""

@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 import orjson
 import redis
 from flask import Flask, current_app
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from ..config import Settings
+from ..db.redis_client import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +34,6 @@ STAMP_DIGITS = 20
 # After a failure Redis is left alone for this long, so a dead or hung Redis costs one
 # request one timeout, not every request.
 BACKOFF_S = 1.0
-
-
-def build_redis(url: str, timeout_ms: int) -> redis.Redis:
-    """A client with short timeouts and no retries: a cache must never make a request wait."""
-    timeout = timeout_ms / 1000
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-        retry_on_timeout=False,
-        health_check_interval=0,
-    )
 
 
 def sample_json(sample: dict) -> str:
@@ -179,10 +165,8 @@ class RealtimeCache:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    """One Redis client and cache per app, released when the process ends."""
-    cache = RealtimeCache(
-        build_redis(settings.redis_url, settings.redis_timeout_ms), settings.cache_ttl_s
-    )
+    """One cache per app, on the app's Redis client, released when the process ends."""
+    cache = RealtimeCache(get_redis(app), settings.cache_ttl_s)
     app.extensions[EXTENSION] = cache
     atexit.register(cache.close)
 
