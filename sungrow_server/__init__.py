@@ -12,6 +12,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .realtime import cache
     from .routes import register_blueprints
     from .series import sources
+    from .web import cors
     from .web.json_provider import OrjsonProvider
 
     app = Flask(__name__)
@@ -25,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     sources.init_app(app)
     devices.init_app(app)
     register_blueprints(app)
+    cors.init_app(app, settings)
     apidoc.init_app(app, settings)
     errors.register_error_handlers(app)
     register_commands(app)

@@ -195,3 +195,22 @@ def test_short_tokens_are_warned_about_without_the_token():
     assert "inverter-03" not in line and "a-long" not in line
     assert load_settings({**VALID, "DEVICE_TOKENS": "sixteen-chars-ok:d"}).warnings() == []
     assert "the token of d is" in load_settings({**VALID, "DEVICE_TOKENS": "k:d"}).warnings()[0]
+
+
+def test_cors_origins_are_read_as_browsers_send_them():
+    raw = "https://Dash.Example.org/, http://localhost:3000, https://dash.example.org:443"
+    settings = load_settings({**VALID, "CORS_ALLOW_ORIGINS": raw})
+    assert settings.cors_allow_origins == ("https://dash.example.org", "http://localhost:3000")
+    assert "cors_allow_origins=https://dash.example.org,http://localhost:3000" in (
+        settings.summary()
+    )
+    assert load_settings(VALID).cors_allow_origins == ()
+
+
+@pytest.mark.parametrize(
+    "raw", ["*", "dash.example.org", "https://dash.example.org/app", "ftp://x", "https://u:p@h"]
+)
+def test_cors_origins_must_be_origins(raw):
+    with pytest.raises(ConfigError) as error:
+        load_settings({**VALID, "CORS_ALLOW_ORIGINS": raw})
+    assert "CORS_ALLOW_ORIGINS (must be comma-separated origins" in error.value.format_message()

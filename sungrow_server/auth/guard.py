@@ -6,6 +6,7 @@ from ..config import get_settings
 from ..db.pool import get_pool
 from ..db.redis_client import get_redis
 from ..errors import APIError
+from ..web.cors import is_preflight
 from .grants import DEVICE, Grant
 from .store import TokenStore
 from .throttle import FailedAuthThrottle, client_address
@@ -45,6 +46,8 @@ def authenticate() -> None:
     at, so guessing cannot go faster than the throttle allows. A token of DEVICE_TOKENS
     is found without the database; any other in the token store (auth/store.py).
     """
+    if is_preflight(request):
+        return
     settings = get_settings()
     throttle: FailedAuthThrottle = current_app.extensions[THROTTLE]
     address = client_address(request, settings.trusted_proxies)

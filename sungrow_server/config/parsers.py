@@ -94,6 +94,38 @@ def addresses(raw: str) -> frozenset[str]:
     return frozenset(found)
 
 
+def origins(raw: str) -> tuple[str, ...]:
+    """Comma-separated web origins (`https://dash.example.org`, a port if not the
+    scheme's), in the form browsers send them: lower case, no path, no trailing slash."""
+    found = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        parts = urlsplit(part)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if (
+            parts.scheme.lower() not in ("http", "https")
+            or not parts.hostname
+            or parts.username is not None
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+            or port == -1
+        ):
+            raise ValueError("must be comma-separated origins such as https://dash.example.org")
+        scheme, netloc = parts.scheme.lower(), parts.netloc.lower()
+        if (scheme, port) in (("http", 80), ("https", 443)):  # browsers leave it out
+            netloc = netloc.rsplit(":", 1)[0]
+        origin = f"{scheme}://{netloc}"
+        if origin not in found:
+            found.append(origin)
+    return tuple(found)
+
+
 def timezone(raw: str) -> str:
     """An IANA time zone name."""
     name = raw.strip()

@@ -41,6 +41,7 @@ class Settings:
     auth_fail_window_s: int = 60
     trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
     stale_after_s: int = 600
+    cors_allow_origins: tuple[str, ...] = ()
 
     def warnings(self) -> list[str]:
         """Lines to log at start-up about settings that work but should change."""
@@ -68,7 +69,8 @@ class Settings:
             f"redis_timeout_ms={self.redis_timeout_ms} "
             f"auth_fail_limit={self.auth_fail_limit}/{self.auth_fail_window_s}s "
             f"trusted_proxies={','.join(sorted(self.trusted_proxies)) or '-'} "
-            f"stale_after_s={self.stale_after_s}"
+            f"stale_after_s={self.stale_after_s} "
+            f"cors_allow_origins={','.join(self.cors_allow_origins) or '-'}"
         )
 
 
@@ -90,6 +92,7 @@ PARSERS = {
     "AUTH_FAIL_WINDOW_S": ("auth_fail_window_s", parsers.int_at_least(1)),
     "TRUSTED_PROXIES": ("trusted_proxies", parsers.addresses),
     "STALE_AFTER_S": ("stale_after_s", parsers.int_at_least(1)),
+    "CORS_ALLOW_ORIGINS": ("cors_allow_origins", parsers.origins),
 }
 
 
