@@ -13,6 +13,7 @@ from ..config import get_settings
 from .aggregates import refresh_aggregates, views_present
 from .capabilities import detect
 from .initdb import apply_schema
+from .reader_role import ROLE_NAME
 
 
 def _say(line: str) -> None:
@@ -37,13 +38,27 @@ def command_connection() -> Iterator[Connection]:
         raise _database_error(exc) from None
 
 
+def _role_name(ctx, param, value: str | None) -> str | None:
+    if value is not None and not ROLE_NAME.fullmatch(value):
+        raise click.BadParameter("a role name is lower-case letters, digits and _")
+    return value
+
+
 @click.command("init-db")
+@click.option(
+    "--grafana-role",
+    "reader_role",
+    metavar="NAME",
+    callback=_role_name,
+    help="Also make (or keep) a role that reads samples, rollups and sites and nothing "
+    "else, for Grafana; later runs keep granting it.",
+)
 @with_appcontext
-def init_db_command():
+def init_db_command(reader_role: str | None):
     """Create the schema, or upgrade it in place; safe to run again."""
     settings = get_settings()
     try:
-        apply_schema(settings.database_url, settings.timezone, _say)
+        apply_schema(settings.database_url, settings.timezone, _say, reader_role)
     except psycopg.Error as exc:
         raise _database_error(exc) from None
 

@@ -8,6 +8,7 @@ from psycopg import Connection, sql
 from ..model.energy import RECOMPUTE_ALL
 from .aggregates import DROP_ORDER, refresh_aggregates, views_present
 from .capabilities import Capabilities, detect
+from .reader_role import STATE_KEY, grant_reader, role_exists
 from .schema_files import header, render, sql_files
 
 # Bumped whenever sql/003 changes what the views hold, so init-db rebuilds them.
@@ -50,8 +51,11 @@ def record(conn: Connection, key: str, value: str) -> None:
     )
 
 
-def apply_schema(database_url: str, timezone: str, say) -> Capabilities:
-    """Create or upgrade the schema in place; `say(line)` reports each step."""
+def apply_schema(
+    database_url: str, timezone: str, say, reader_role: str | None = None
+) -> Capabilities:
+    """Create or upgrade the schema in place; `say(line)` reports each step. A
+    `reader_role` (or the one a previous run was given) gets read access again."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         caps = detect(conn)
         files = [p for p in sql_files() if _offered(caps, p)]
@@ -74,6 +78,7 @@ def apply_schema(database_url: str, timezone: str, say) -> Capabilities:
                 refresh_aggregates(conn)
                 say(f"continuous aggregates built and materialised in time zone {timezone}")
         _report(caps, timezone, say)
+        _grant_reader(conn, reader_role, say)
     return caps
 
 
@@ -113,6 +118,18 @@ def _rebuild_if_changed(conn: Connection, timezone: str, say) -> None:
         say(f"TIMEZONE changed from {built[0]} to {timezone}: dropped the rollups to rebuild them")
     else:
         say("The rollups' definition changed: dropped them to rebuild them")
+
+
+def _grant_reader(conn: Connection, asked: str | None, say) -> None:
+    role = asked or state(conn, STATE_KEY)
+    if role is None:
+        return
+    if not asked and not role_exists(conn, role):
+        say(f"role {role} no longer exists: init-db stops granting it reads")
+        conn.execute("DELETE FROM sungrow_schema_state WHERE key = %s", (STATE_KEY,))
+        return
+    grant_reader(conn, role, say)
+    record(conn, STATE_KEY, role)
 
 
 def _report(caps: Capabilities, timezone: str, say) -> None:
