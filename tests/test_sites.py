@@ -295,3 +295,20 @@ def test_a_site_change_reaches_readers(app, client):
     assert client.get("/v1/realtime?device_id=inverter-02", headers=headers).status_code == 200
     answer = client.get("/v1/realtime?site_id=roof", headers=headers).json
     assert [d["device_id"] for d in answer["devices"]] == ["inverter-01", "inverter-02"]
+
+
+def test_site_realtime_without_redis_reads_postgresql(database_url):
+    from sungrow_server.testing import free_port
+
+    app = create_app(make_env(database_url, f"redis://127.0.0.1:{free_port()}/0"))
+    try:
+        client = app.test_client()
+        ingest(client, [sample(datetime.now(UTC).isoformat(), pv_power_w=700.0)])
+        cli(app, "site", "create", "roof", "--device", "inverter-01", "--device", "inverter-02")
+        headers = bearer(make_token(app, "--site", "roof", "--read-only"))
+        answer = client.get("/v1/realtime?site_id=roof", headers=headers).json
+        assert answer["devices"][0]["pv_power_w"] == 700.0
+        assert answer["devices"][1] == {"device_id": "inverter-02", "ts": None}
+        assert answer["total"]["pv_power_w"] == 700.0 and answer["total"]["devices_reporting"] == 1
+    finally:
+        close_app(app)
