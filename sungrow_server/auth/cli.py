@@ -53,7 +53,7 @@ def create_command(devices, sites, all_devices: bool, read_only: bool, label: st
     click.echo(
         f"Token {token_id}: {ROLE_WORDS[grant.role]}, {grant.scope_text()}"
         f"{f', label {label!r}' if label else ''}. It is shown only this once; "
-        f"it works on every worker within {TokenStore.MAX_AGE_S:g} s.",
+        f"it works on every worker within {TokenStore.EFFECT_S} s.",
         err=True,
     )
 
@@ -107,6 +107,4 @@ def revoke_command(token_id: int):
     if not done:
         click.echo(f"Token {token_id} was revoked already.")
         return
-    click.echo(
-        f"Token {token_id} revoked: every worker refuses it within {TokenStore.MAX_AGE_S:g} s."
-    )
+    click.echo(f"Token {token_id} revoked: every worker refuses it within {TokenStore.EFFECT_S} s.")

@@ -90,6 +90,7 @@ class TokenStore:
 
     REFRESH_S = 2.0
     MAX_AGE_S = 4.0
+    EFFECT_S = 5  # what a user is told: MAX_AGE_S and one read
     FLUSH_S = 3.0
 
     def __init__(self, pool: ConnectionPool):
