@@ -12,7 +12,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .realtime import cache
     from .routes import register_blueprints
     from .series import sources
-    from .web import cors
+    from .web import body_deadline, cors
     from .web.json_provider import OrjsonProvider
 
     app = Flask(__name__)
@@ -27,6 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     devices.init_app(app)
     register_blueprints(app)
     cors.init_app(app, settings)
+    body_deadline.init_app(app, settings, config.load_server_settings(test_config).threads)
     apidoc.init_app(app, settings)
     errors.register_error_handlers(app)
     register_commands(app)

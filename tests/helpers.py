@@ -1,6 +1,10 @@
 """What the tests share besides fixtures: the edge's samples, the app's environment, and
 databases and servers to start."""
 
+import contextlib
+import http.client
+import json
+import threading
 import uuid
 from pathlib import Path
 
@@ -112,3 +116,64 @@ def make_token(app, *args: str) -> str:
 def bearer(token: str) -> dict[str, str]:
     """The Authorization header of a token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def batch_body(*samples: dict) -> bytes:
+    """An ingest body as an edge daemon sends it."""
+    return json.dumps({"samples": list(samples)}).encode()
+
+
+class Trickle:
+    """Uploads that each send their headers at once, then their body a byte every
+    `interval` seconds, each on its own connection (from `connect()`), until finish()."""
+
+    def __init__(self, connect, bodies: list[bytes], token: str, interval: float):
+        self.bodies = bodies
+        self.sockets = [connect() for _ in bodies]
+        for sock, body in zip(self.sockets, bodies, strict=True):
+            sock.sendall(
+                (
+                    "POST /v1/ingest HTTP/1.1\r\nHost: sungrow.test\r\n"
+                    f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n"
+                ).encode()
+            )
+        self.sent = 0
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drip, daemon=True)
+        self._thread.start()
+
+    def _drip(self) -> None:
+        shortest = min(map(len, self.bodies))
+        while not self._stop.wait(self._interval) and self.sent < shortest - 1:
+            for sock, body in zip(self.sockets, self.bodies, strict=True):
+                with contextlib.suppress(OSError):  # the server may have answered it
+                    sock.sendall(body[self.sent : self.sent + 1])
+            self.sent += 1
+
+    def finish(self) -> None:
+        """Send the rest of every body at once."""
+        self._stop.set()
+        self._thread.join()
+        for sock, body in zip(self.sockets, self.bodies, strict=True):
+            with contextlib.suppress(OSError):
+                sock.sendall(body[self.sent :])
+
+    def answers(self, timeout: float = 15) -> list[tuple[int, dict, dict]]:
+        """Each upload's answer: status, headers and JSON body."""
+        answers = []
+        for sock in self.sockets:
+            sock.settimeout(timeout)
+            response = http.client.HTTPResponse(sock, method="POST")
+            response.begin()
+            answers.append(
+                (response.status, dict(response.getheaders()), json.loads(response.read()))
+            )
+        return answers
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for sock in self.sockets:
+            sock.close()

@@ -31,6 +31,7 @@ class Settings:
     cache_ttl_s: int = 5
     max_samples_per_request: int = 1000
     max_request_bytes: int = 1048576
+    body_read_timeout_s: float = 10.0
     timezone: str = "UTC"
     db_pool_size: int = 10
     db_pool_timeout_s: float = 5.0
@@ -63,7 +64,8 @@ class Settings:
             f"redis={parsers.redact_url(self.redis_url)} devices={len(self.device_tokens)} "
             f"timezone={self.timezone} cache_ttl_s={self.cache_ttl_s} "
             f"max_samples_per_request={self.max_samples_per_request} "
-            f"max_request_bytes={self.max_request_bytes} db_pool_size={self.db_pool_size} "
+            f"max_request_bytes={self.max_request_bytes} "
+            f"body_read_timeout_s={self.body_read_timeout_s:g} db_pool_size={self.db_pool_size} "
             f"db_pool_timeout_s={self.db_pool_timeout_s:g} "
             f"statement_timeout_ms={self.statement_timeout_ms} "
             f"redis_timeout_ms={self.redis_timeout_ms} "
@@ -82,6 +84,7 @@ PARSERS = {
     "CACHE_TTL_S": ("cache_ttl_s", parsers.int_at_least(1)),
     "MAX_SAMPLES_PER_REQUEST": ("max_samples_per_request", parsers.int_at_least(1)),
     "MAX_REQUEST_BYTES": ("max_request_bytes", parsers.int_at_least(1)),
+    "BODY_READ_TIMEOUT_S": ("body_read_timeout_s", parsers.positive_float),
     "TIMEZONE": ("timezone", parsers.timezone),
     "DB_POOL_SIZE": ("db_pool_size", parsers.int_at_least(1)),
     "DB_POOL_TIMEOUT_S": ("db_pool_timeout_s", parsers.positive_float),

@@ -7,7 +7,9 @@ import zlib
 import orjson
 from flask import Request
 
+from ..config import get_settings
 from ..errors import APIError
+from ..web.body_deadline import BODY_READ, BodyReaders, Deadline
 
 CHUNK = 64 * 1024
 
@@ -17,12 +19,27 @@ def too_large(limit: int) -> APIError:
     return APIError(413, f"Request body exceeds limit of {limit} bytes.")
 
 
-def read_body(request: Request, limit: int) -> bytes:
+def too_slow(seconds: float) -> APIError:
+    """The 408 for a body that did not come within BODY_READ_TIMEOUT_S."""
+    return APIError(408, f"Request body not received within {seconds:g} s.")
+
+
+def too_busy() -> APIError:
+    """The 503 for a slow body when the worker waits for as many as it will."""
+    retry_after = str(get_settings().retry_after_s)
+    return APIError(
+        503, "Too many slow uploads in progress; try again later.", {"Retry-After": retry_after}
+    )
+
+
+def read_body(request: Request, limit: int, readers: BodyReaders) -> bytes:
     """The body, at most `limit` bytes once decompressed; 413 as soon as it is known to be more.
 
     A declared Content-Length over the limit is refused before anything is read; without
     one (chunked) or with one that lies, reading stops one byte past the limit. A gzip
     body is inflated only up to the limit, so a small bomb is refused, never expanded.
+    The whole body must come within BODY_READ_TIMEOUT_S (408), and a slow one only while
+    the worker has a slot for it (503; see web/body_deadline.py).
     """
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
@@ -32,19 +49,34 @@ def read_body(request: Request, limit: int) -> bytes:
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS) if encoding == "gzip" else None
     stream = request.stream
     parts, size = [], 0
-    while True:
-        chunk = stream.read(CHUNK)
-        if not chunk:
-            break
-        if inflater is not None:
-            chunk = _inflate(inflater, chunk, limit - size)
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        parts.append(chunk)
+    with readers.deadline(request.environ) as deadline:
+        while True:
+            try:
+                chunk = stream.read(CHUNK)
+            except Exception:
+                # A read cut short by the deadline looks like a client that hung up.
+                _raise_if_cut(deadline, readers)
+                raise
+            _raise_if_cut(deadline, readers)
+            if not chunk:
+                break
+            if inflater is not None:
+                chunk = _inflate(inflater, chunk, limit - size)
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            parts.append(chunk)
+    request.environ[BODY_READ] = True
     if inflater is not None and not inflater.eof:
         raise APIError(400, "Request body is not valid gzip.")
     return b"".join(parts)
+
+
+def _raise_if_cut(deadline: Deadline, readers: BodyReaders) -> None:
+    if deadline.refused:
+        raise too_busy()
+    if deadline.passed():
+        raise too_slow(readers.timeout_s)
 
 
 def _inflate(inflater, chunk: bytes, room: int) -> bytes:

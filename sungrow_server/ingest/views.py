@@ -8,6 +8,7 @@ from ..db.pool import get_pool
 from ..errors import APIError
 from ..realtime.cache import get_cache
 from ..realtime.latest import latest_sample
+from ..web.body_deadline import get_body_readers
 from .body import parse_json, read_body
 from .schemas import ingest_batch_schema
 from .write import insert_samples
@@ -24,7 +25,8 @@ def ingest():
     """
     require_writer()  # before the body is even read: a read-only token stores nothing
     settings = get_settings()
-    payload = parse_json(read_body(request, settings.max_request_bytes))
+    body = read_body(request, settings.max_request_bytes, get_body_readers())
+    payload = parse_json(body)
     samples = payload.get("samples") if isinstance(payload, dict) else None
     if isinstance(samples, list) and len(samples) > settings.max_samples_per_request:
         raise APIError(
