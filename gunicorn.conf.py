@@ -2,7 +2,10 @@
 
 import sys
 
+from gunicorn import glogging
+
 from sungrow_server.auth import get_token_store
+from sungrow_server.auth.throttle import forwarded_client
 from sungrow_server.config import ConfigError, load_server_settings, load_settings
 from sungrow_server.db.pool import get_pool
 
@@ -29,8 +32,29 @@ errorlog = "-"
 preload_app = False
 # gunicorn's control socket is not used by this service.
 control_socket_disable = True
-# Behind nginx on the same host: trust its X-Forwarded-* headers only from loopback.
-forwarded_allow_ips = "127.0.0.1,::1"
+# X-Forwarded-Proto and the like are believed from the same peers as X-Forwarded-For:
+# TRUSTED_PROXIES (nginx on this host by default); from none when it is `none`.
+forwarded_allow_ips = ",".join(sorted(_settings.trusted_proxies))
+
+
+class AccessLogger(glogging.Logger):
+    """gunicorn's logger, with `%(client)s`: the client's address as the server tells
+    clients apart (behind nginx, the address nginx saw, not nginx's own)."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        peer, forwarded_for = (
+            environ.get("REMOTE_ADDR", ""),
+            environ.get("HTTP_X_FORWARDED_FOR", ""),
+        )
+        atoms["client"] = forwarded_client(peer, forwarded_for, _settings.trusted_proxies) or "-"
+        return atoms
+
+
+logger_class = AccessLogger
+# The combined log format with the client's address first, and the time the request
+# took, in seconds, last.
+access_log_format = '%(client)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)s'
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -34,15 +34,20 @@ return {count, left}
 
 
 def client_address(request: Request, trusted_proxies: frozenset[str]) -> str:
-    """The client's address: the peer, or behind trusted proxies the last untrusted hop.
+    """The client's address: the peer, or behind trusted proxies the last untrusted hop."""
+    forwarded_for = request.headers.get("X-Forwarded-For", "")
+    return forwarded_client(request.remote_addr or "", forwarded_for, trusted_proxies)
+
+
+def forwarded_client(peer: str, forwarded_for: str, trusted_proxies: frozenset[str]) -> str:
+    """The client's address from the peer's and its X-Forwarded-For header.
 
     X-Forwarded-For is believed only when the peer itself is a trusted proxy, and is read
     from the right, skipping trusted hops, so a client cannot pick its own address.
     """
-    peer = request.remote_addr or ""
     if peer not in trusted_proxies:
         return peer
-    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
+    hops = [hop.strip() for hop in forwarded_for.split(",")]
     for hop in reversed(hops):
         if hop and hop not in trusted_proxies:
             try:
