@@ -214,3 +214,17 @@ def test_cors_origins_must_be_origins(raw):
     with pytest.raises(ConfigError) as error:
         load_settings({**VALID, "CORS_ALLOW_ORIGINS": raw})
     assert "CORS_ALLOW_ORIGINS (must be comma-separated origins" in error.value.format_message()
+
+
+def test_body_read_timeout():
+    assert load_settings(VALID).body_read_timeout_s == 10
+    assert load_settings({**VALID, "BODY_READ_TIMEOUT_S": "2.5"}).body_read_timeout_s == 2.5
+    assert (
+        "body_read_timeout_s=2.5 "
+        in load_settings({**VALID, "BODY_READ_TIMEOUT_S": "2.5"}).summary()
+    )
+    with pytest.raises(ConfigError) as error:
+        load_settings({**VALID, "BODY_READ_TIMEOUT_S": "0"})
+    assert error.value.format_message() == (
+        "Invalid environment variables: BODY_READ_TIMEOUT_S (must be a number > 0)"
+    )

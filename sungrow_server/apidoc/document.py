@@ -95,6 +95,7 @@ def _responses(ok: dict, *errors: int) -> dict:
             "tried to write."
         ),
         404: _error("No data found for the device, or no such site."),
+        408: _error("The body did not come within BODY_READ_TIMEOUT_S seconds."),
         413: _error("Body over MAX_REQUEST_BYTES, or more samples than MAX_SAMPLES_PER_REQUEST."),
         415: _error("A Content-Encoding other than gzip or identity."),
         422: _error("A list of {loc, msg, type}; a sentence for the series' own checks."),
@@ -133,10 +134,16 @@ def _add_paths(spec: APISpec, max_samples: int) -> None:
                     "description": f"At most {max_samples} samples (more is a 413).",
                     "content": {JSON: {"schema": IngestBatchSchema}},
                 },
-                "responses": _responses(
-                    _ok("Stored; counts only rows newly written.", IngestResultSchema),
-                    *(400, 401, 403, 413, 415, 422, 429, 503),
-                ),
+                "responses": {
+                    **_responses(
+                        _ok("Stored; counts only rows newly written.", IngestResultSchema),
+                        *(400, 401, 403, 408, 413, 415, 422, 429, 503),
+                    ),
+                    503: _error(
+                        "Database unavailable, or too many slow uploads at once; try again later.",
+                        "Retry-After",
+                    ),
+                },
             }
         },
     )

@@ -21,10 +21,10 @@ SITE = REPO / "deploy" / "nginx.conf"
 
 
 def nginx_binary() -> str | None:
-    """$NGINX (to try another version), Debian's nginx (in /usr/sbin, off a user's PATH),
+    """$TEST_NGINX (to try another build), Debian's nginx (in /usr/sbin, off a user's PATH),
     or the one on PATH."""
-    if os.environ.get("NGINX"):
-        return os.environ["NGINX"]
+    if os.environ.get("TEST_NGINX"):
+        return os.environ["TEST_NGINX"]
     if os.access("/usr/sbin/nginx", os.X_OK):
         return "/usr/sbin/nginx"
     return shutil.which("nginx")
