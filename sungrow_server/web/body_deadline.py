@@ -38,8 +38,8 @@ def stop_reading(environ: dict) -> None:
     the connection after the answer, which is still sent whole.
     """
     sock = environ.get("gunicorn.socket")
-    if sock is None:
-        return
+    if sock is None or environ.get("SERVER_PROTOCOL", "").startswith("HTTP/2"):
+        return  # no socket of its own: an HTTP/2 stream shares it with others
     # The plain socket's shutdown, also for a TLS socket, whose own would drop its TLS
     # state before the answer is written. OSError: the client has closed it already.
     with contextlib.suppress(OSError):
