@@ -52,9 +52,10 @@ class AccessLogger(glogging.Logger):
 
 
 logger_class = AccessLogger
-# The combined log format with the client's address first, and the time the request
-# took, in seconds, last.
-access_log_format = '%(client)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)s'
+# The combined log format with the client's address first, no user name (gunicorn would
+# log a Basic-auth one, which may be a token), and the time the request took, in seconds,
+# last.
+access_log_format = '%(client)s - - %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)s'
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,

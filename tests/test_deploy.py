@@ -2,6 +2,7 @@
 run in front of gunicorn, every systemd unit in deploy/ checked by `systemd-analyze
 verify`, and gunicorn.conf.py's own part (sd_notify, forwarded headers, the access log)."""
 
+import base64
 import json
 import os
 import re
@@ -122,34 +123,39 @@ def test_nginx_redirects_http_and_keeps_metrics_internal(nginx):
     assert nginx.request("GET", "/metrics")[0] in (403, 404)  # never served
 
 
-def test_access_log_names_the_client_and_the_time_taken(nginx, gunicorn):
+def test_access_logs_name_the_client_and_the_time_taken_and_no_token(nginx, gunicorn):
     # Through nginx, from 127.0.0.2 with a forged X-Forwarded-For: the log names the
-    # client nginx saw. Straight to gunicorn from an untrusted address: the peer.
-    forged = {"X-Forwarded-For": "203.0.113.9"}
-    assert nginx.request("GET", "/health?via=nginx", None, forged, source="127.0.0.2")[0] == 200
+    # client nginx saw. Straight to gunicorn from an untrusted address: the peer. Both
+    # with a token as a Basic-auth user name, which neither log may show.
+    basic = "Basic " + base64.b64encode(b"token-01:").decode()
+    headers = {"X-Forwarded-For": "203.0.113.9", "Authorization": basic}
+    assert nginx.request("GET", "/health?via=nginx", None, headers, source="127.0.0.2")[0] == 200
     direct = socket.create_connection(
         ("127.0.0.1", gunicorn.port), timeout=5, source_address=("127.0.0.3", 0)
     )
     direct.sendall(
-        b"GET /health?via=direct HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n"
+        b"GET /health?via=direct HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4\r\n"
+        + f"Authorization: {basic}\r\n\r\n".encode()
     )
     assert direct.recv(100).startswith(b"HTTP/1.1 200")
     direct.close()
     lines = {}
     deadline = time.monotonic() + 5
-    while len(lines) < 2 and time.monotonic() < deadline:
+    while len(lines) < 3 and time.monotonic() < deadline:
+        logs = {"nginx": gunicorn.log, "direct": gunicorn.log, "in nginx": nginx.access_log}
         lines = {
             via: line
-            for line in gunicorn.log.read_text().splitlines()
-            for via in ("nginx", "direct")
-            if f"/health?via={via} " in line
+            for via, log in logs.items()
+            if log.exists()
+            for line in log.read_text().splitlines()
+            if f"/health?via={via.split()[-1]} " in line
         }
         time.sleep(0.05)
-    line_format = (
-        r'^{} - - \[[^]]+\] "GET /health\?via={} HTTP/1\.[01]" 200 \d+ "-" "[^"]*" \d+\.\d{{6}}$'
-    )
-    assert re.match(line_format.format(r"127\.0\.0\.2", "nginx"), lines["nginx"]), lines
-    assert re.match(line_format.format(r"127\.0\.0\.3", "direct"), lines["direct"]), lines
+    combined = r'^{} - - \[[^]]+\] "GET /health\?via={} HTTP/1\.[01]" 200 \d+ "-" "[^"]*" [\d.]+$'
+    assert re.match(combined.format(r"127\.0\.0\.2", "nginx"), lines["nginx"]), lines
+    assert re.match(combined.format(r"127\.0\.0\.3", "direct"), lines["direct"]), lines
+    assert re.match(combined.format(r"127\.0\.0\.2", "nginx"), lines["in nginx"]), lines
+    assert "token-01" not in gunicorn.log.read_text() + nginx.access_log.read_text()
 
 
 def gunicorn_setting(name: str, **env: str) -> str:
