@@ -1,10 +1,11 @@
-"""The app's URLs: health and the API document at the root; ingest, realtime, series and
-devices under /v1, behind the bearer check."""
+"""The app's URLs: health, the dashboard and the API document at the root; ingest,
+realtime, series and devices under /v1, behind the bearer check."""
 
 from flask import Blueprint, Flask
 
 from .apidoc.views import bp as apidoc_bp
 from .auth import authenticate
+from .dashboard.views import bp as dashboard_bp
 from .devices import bp as devices_bp
 from .health.views import bp as health_bp
 from .ingest.views import bp as ingest_bp
@@ -21,5 +22,6 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(series_bp)
     api.register_blueprint(devices_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(dashboard_bp)
     app.register_blueprint(apidoc_bp)
     app.register_blueprint(api)

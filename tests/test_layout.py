@@ -16,7 +16,8 @@ LAYERS = (
     {"auth"},  # who may call /v1: tokens, roles, scopes
     {"realtime"},  # the newest sample and its cache
     {"ingest", "series", "health", "devices"},  # capabilities (they use the realtime cache)
-    {"apidoc"},  # the document of every capability
+    {"dashboard"},  # the page (GET / answers health's JSON to clients other than browsers)
+    {"apidoc"},  # the document of every capability, and /docs
     {"routes", "cli"},  # the app's URLs and commands
     {"__init__"},  # create_app
     {"__main__"},  # the command line of an installed server

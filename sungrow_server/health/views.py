@@ -6,7 +6,6 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/health")
-@bp.get("/")
 def health():
-    """200 while the process serves requests."""
+    """200 while the process serves requests (also `GET /` for clients other than browsers)."""
     return {"status": "ok"}

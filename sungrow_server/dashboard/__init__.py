@@ -1,0 +1,1 @@
+"""The server's own page: live values, today's curve and energy bars, at `GET /`."""
