@@ -93,3 +93,14 @@ def test_lock_pins_the_runtime_at_the_tested_versions():
     pinned = [block for block in blocks if "==" in block.split("\n", 1)[0]]
     assert len(pinned) == len(lock)
     assert all("--hash=sha256:" in block for block in pinned)  # pip checks every download
+
+
+def test_wheel_carries_the_pages_and_their_licences(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for room in ("dashboard", "apidoc"):
+        folder = REPO / "sungrow_server" / room
+        files = [p for sub in ("templates", "static") for p in (folder / sub).rglob("*")]
+        expected = {p.relative_to(REPO).as_posix() for p in files if p.is_file()}
+        assert expected and expected <= names, expected - names
+    assert "sungrow_server/dashboard/static/vendor/uplot/LICENSE" in names
+    assert "sungrow_server/apidoc/static/vendor/swagger-ui/LICENSE" in names

@@ -110,9 +110,17 @@ def _ok(description: str, schema) -> dict:
 
 
 def _add_paths(spec: APISpec, max_samples: int) -> None:
-    for path, name in (("/health", "getHealth"), ("/", "getRoot")):
-        ok = _ok("Liveness: the process serves requests.", HealthSchema)
-        spec.path(path, operations={"get": {"operationId": name, "responses": _responses(ok)}})
+    ok = _ok("Liveness: the process serves requests.", HealthSchema)
+    spec.path(
+        "/health", operations={"get": {"operationId": "getHealth", "responses": _responses(ok)}}
+    )
+    page = {
+        "description": "Liveness, as /health. A client whose Accept header prefers text/html "
+        "to application/json (a browser) gets the dashboard page instead; no Accept, */* or "
+        "application/json get the JSON.",
+        "content": {JSON: {"schema": HealthSchema}, "text/html": {"schema": {"type": "string"}}},
+    }
+    spec.path("/", operations={"get": {"operationId": "getRoot", "responses": _responses(page)}})
     spec.path(
         "/v1/ingest",
         operations={

@@ -4,6 +4,7 @@ what a page did on the network and in its console, for the tests of the server's
 import json
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -104,6 +105,29 @@ class Browser:
             elif method == "Network.loadingFinished":
                 seen.transferred[request_id] = int(params.get("encodedDataLength", 0))
         return seen
+
+    def open(self, url: str) -> None:
+        """Load `url` (also one that differs from the current one only in its fragment),
+        after forgetting the console messages and requests of the page before."""
+        self.driver.get("about:blank")
+        self.console()
+        self.traffic()
+        self.driver.get(url)
+
+    def js(self, script: str, *args):
+        """The value of `script` (a function body: `return ...`) in the page."""
+        return self.driver.execute_script(script, *args)
+
+    def wait(self, script: str, *args, timeout: float = 10):
+        """Wait until `script` returns something truthy, and return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.js(script, *args)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not within {timeout} s: {script}")
+            time.sleep(0.05)
 
     def set_width(self, width: int, height: int = 900) -> None:
         """Lay pages out `width` CSS pixels wide (a phone's 360 too, which is narrower than

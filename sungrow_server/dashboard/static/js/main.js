@@ -111,7 +111,7 @@ async function refreshTiles() {
   }
   try {
     const { now, members } = tileValues(await getJson(url("/v1/realtime", target(choice))));
-    if (choice === state.choice) renderTiles(now, state.info.stale_after_s, members);
+    if (choice === state.choice) renderTiles(now, state.info.stale_after_s, members, state.info.timezone);
   } catch (error) {
     handle(error);
   }
@@ -179,6 +179,7 @@ async function drawDay(choice) {
   if (choice !== state.choice) return;
   const today = fmt.today(state.info.timezone);
   $("day-title").textContent = state.day === today ? `Today, ${fmt.dayTitle(state.day)}` : fmt.dayTitle(state.day);
+  $("day").dataset.day = state.day;
   renderCurve($("day-chart"), curve, state.info.timezone);
   renderTotals($("day-totals"), totals.series[0], totals.series[0]?.coverage ?? null);
   stepButtons("day", state.day >= today);
@@ -197,6 +198,7 @@ async function drawMonth(choice) {
     return { key, label: fmt.dayTitle(key), tick: day === 1 || day % 5 === 0 ? String(day) : "" };
   });
   $("month-title").textContent = fmt.monthTitle(state.month);
+  $("month").dataset.month = state.month;
   renderBars($("month-bars"), slots, byDay);
   renderTotals($("month-totals"), totals.series[0], totals.series[0]?.coverage ?? null);
   renderTable($("month-table"), slots, byDay, "Day");
@@ -217,6 +219,7 @@ async function drawYear(choice) {
     for (const [key, value] of Object.entries(bucket)) if (key.endsWith("_kwh")) sum[key] = (sum[key] || 0) + value;
   }
   $("year-title").textContent = state.year.slice(0, 4);
+  $("year").dataset.year = state.year;
   renderBars($("year-bars"), slots, byMonth);
   renderTotals($("year-totals"), months.series.length ? sum : null);
   renderTable($("year-table"), slots, byMonth, "Month");

@@ -28,8 +28,9 @@ function direction(watts, positive, negative) {
 }
 
 // `now` is what the tiles show: {ts, pv_power_w, load_power_w, battery_power_w,
-// battery_soc_pct, export_power_w}; `stale` lists the devices whose data is too old.
-export function renderTiles(now, staleAfterS, members) {
+// battery_soc_pct, export_power_w}; `members` the devices of a site (null for a device);
+// times are shown in the site's `zone`.
+export function renderTiles(now, staleAfterS, members, zone) {
   showPower("tile-pv", now.pv_power_w, now.pv_daily_kwh != null ? `${fmt.kwh(now.pv_daily_kwh)} today` : "");
   showPower("tile-load", now.load_power_w, "");
   const battery = now.battery_power_w;
@@ -47,7 +48,7 @@ export function renderTiles(now, staleAfterS, members) {
   const seconds = now.ts ? (Date.now() - Date.parse(now.ts)) / 1000 : null;
   ageTile.value.textContent = seconds === null ? "no data yet" : fmt.age(seconds);
   ageTile.value.dataset.ts = now.ts || "";
-  ageTile.detail.textContent = now.ts ? new Date(now.ts).toLocaleString() : "\u00a0";
+  ageTile.detail.textContent = now.ts ? new Date(now.ts).toLocaleString(undefined, { timeZone: zone }) : "\u00a0";
   if (members) ageTile.detail.textContent += ` · ${members.reporting} of ${members.total} reporting`;
   const stale = staleDevices(now, seconds, staleAfterS, members);
   warning.hidden = stale.length === 0;
@@ -77,5 +78,5 @@ export function tileValues(answer) {
 }
 
 export function clearTiles(staleAfterS) {
-  renderTiles({ ts: null }, staleAfterS, null);
+  renderTiles({ ts: null }, staleAfterS, null, "UTC");
 }
