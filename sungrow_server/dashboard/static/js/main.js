@@ -94,7 +94,8 @@ function fillChoices() {
 
 function choose(value) {
   const [kind, ...rest] = value.split(":");
-  state.choice = value ? { kind, id: rest.join(":") } : null;
+  state.choice = value ? { kind, id: rest.join(":"), key: value } : null;
+  delete $("board").dataset.shown;
 }
 
 function deviceInfo(id) {
@@ -167,6 +168,8 @@ async function refreshCharts() {
   followToday();
   try {
     await Promise.all([drawDay(choice), drawMonth(choice), drawYear(choice)]);
+    // What the panels now show, for whoever waits for them (tests, too).
+    if (choice === state.choice) $("board").dataset.shown = choice.key;
     message($("board-message"), state.info.role === "device" ? $("board-message").textContent : "");
   } catch (error) {
     handle(error);
