@@ -122,8 +122,7 @@ def board(site, browser):
 
 def open_board(site: Site, browser: chromium.Browser, token: str, choice: str = "site:roof"):
     """The page as a first visit from a share link (nothing remembered), fully drawn."""
-    browser.open(f"{site.base}/health")
-    browser.js("localStorage.clear()")
+    browser.forget_site_data(site.base)
     browser.open(f"{site.base}/#token={token}")
     drawn(browser, browser.wait("return document.querySelector('#board').dataset.shown"))
     if choice != browser.js("return document.querySelector('#choice').value"):
