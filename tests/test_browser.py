@@ -29,6 +29,7 @@ PAGE_BUDGET = 250_000
 DEVICE_TOKEN = "token-01"  # from DEVICE_TOKENS, like an edge daemon's
 STALE_TOKEN = "token-02"  # inverter-02, whose newest sample is two days old
 SITE = "roof"  # inverter-01 and inverter-02
+HOST = "sungrow.test"  # the server's name for the browser (it is 127.0.0.1)
 TARGETS = {"site:roof": {"site_id": SITE}, "device:inverter-01": {"device_id": "inverter-01"}}
 
 
@@ -39,8 +40,8 @@ class Site:
         self.server = server
         self.reader = reader  # a read-only token for every device and site
         self.log = server.log
-        self.base = f"http://127.0.0.1:{server.port}"
-        self.host = f"127.0.0.1:{server.port}"
+        self.host = f"{HOST}:{server.port}"
+        self.base = f"http://{self.host}"
 
     def api(self, path: str, **params):
         status, body = self.server.get(f"{path}?{urlencode(params)}", self.reader)
@@ -107,7 +108,7 @@ def site(clusters, redis_server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    session = chromium.Browser()
+    session = chromium.Browser(host=HOST)
     session.driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": BROWSER_ZONE})
     yield session
     session.close()

@@ -62,7 +62,10 @@ class Traffic:
 class Browser:
     """One headless Chromium with a fresh profile; `close()` ends it and removes the profile."""
 
-    def __init__(self, width: int = 1280, height: int = 900):
+    def __init__(self, width: int = 1280, height: int = 900, host: str = "sungrow.test"):
+        """`host` names this machine (127.0.0.1) for the browser; every other name fails
+        to resolve, so nothing a page asks of another host can leave the machine. Pages
+        that treat `localhost` and `127.0.0.1` specially (Swagger UI does) see a real name."""
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 
@@ -71,7 +74,9 @@ class Browser:
         self.downloads.mkdir()
         options = webdriver.ChromeOptions()
         options.binary_location = str(CHROMIUM)
-        for flag in (*FLAGS, f"--user-data-dir={self.profile}", f"--window-size={width},{height}"):
+        rules = f"--host-resolver-rules=MAP {host} 127.0.0.1, MAP * ~NOTFOUND"
+        own = (rules, f"--user-data-dir={self.profile}", f"--window-size={width},{height}")
+        for flag in (*FLAGS, *own):
             options.add_argument(flag)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
         prefs = {"download.default_directory": str(self.downloads)}
