@@ -229,8 +229,8 @@ def test_a_site_shows_its_sum_and_follows_an_ingest(site, board):
     assert text(board, "#tile-pv .value") == power(total["pv_power_w"])
     # The site's inverter-02 has sent nothing for two days.
     warning = text(board, "#tile-age .stale-warning")
-    assert "inverter-02 no new data for over 10 min" in warning
-    assert "inverter-01" not in warning
+    assert warning == "Stale: inverter-02: no new data for over 10 min"
+    assert text(board, "#tile-age .detail").endswith(" · 1 of 2 devices up to date")
 
     newest = site.api("/v1/realtime", device_id="inverter-01")
     later = datetime.fromisoformat(newest["ts"]) + timedelta(seconds=20)
@@ -483,6 +483,10 @@ def test_screenshots_at_desktop_and_phone_width(site, board, tmp_path_factory, c
         board.wait("return document.documentElement.clientWidth === arguments[0]", width)
         overflow = board.js("return document.documentElement.scrollWidth")
         assert overflow <= width  # nothing sticks out sideways at phone width
+        board.wait(  # the bars are drawn again for the new width, as tall as before
+            "return [...document.querySelectorAll('.bars svg')]"
+            "  .every(svg => Math.abs(svg.getBoundingClientRect().height - 230) < 1)"
+        )
         assert board.screenshot(folder / f"dashboard-{width}.png").stat().st_size > 10_000
     board.set_width(1280)
     with capsys.disabled():

@@ -28,9 +28,18 @@ function describe(slot, bucket) {
   return [slot.label, ...lines, covered].join("\n");
 }
 
+const drawn = new WeakMap(); // element -> what it shows, to draw again at a new width
+
+// Draw the bars again when the element's width changed (a rotated phone, a resized window).
+export function resizeBars(element) {
+  const last = drawn.get(element);
+  if (last && last.width !== element.clientWidth) renderBars(element, last.slots, last.buckets);
+}
+
 // slots: [{key, label, tick}] in order; buckets: {slot key: bucket}.
 export function renderBars(element, slots, buckets) {
   const c = colors();
+  drawn.set(element, { slots, buckets, width: element.clientWidth });
   const width = Math.max(element.clientWidth, 280);
   const svg = node("svg", { class: "barchart", viewBox: `0 0 ${width} ${HEIGHT}`, role: "img" });
   const stacks = (bucket, side) =>

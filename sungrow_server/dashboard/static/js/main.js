@@ -1,7 +1,7 @@
 // The dashboard: sign in with a token, pick a device or a site, then keep the tiles,
 // the day's curve and the energy bars up to date.
 import { download, getJson, HttpError, store, takeTokenFromFragment, target, url } from "./api.js";
-import { renderBars, renderTable, renderTotals } from "./bars.js";
+import { renderBars, renderTable, renderTotals, resizeBars } from "./bars.js";
 import { renderCurve, resizeCurve } from "./curve.js";
 import * as fmt from "./format.js";
 import { onSchemeChange } from "./theme.js";
@@ -266,6 +266,9 @@ function wire() {
     $(panel).querySelector(".csv").addEventListener("click", (event) => download(event.target.dataset.url).catch(handle));
   }
   new ResizeObserver(() => resizeCurve($("day-chart"))).observe($("day-chart"));
+  const bars = new ResizeObserver((entries) => entries.forEach((entry) => resizeBars(entry.target)));
+  bars.observe($("month-bars"));
+  bars.observe($("year-bars"));
   onSchemeChange(refreshCharts);
 }
 

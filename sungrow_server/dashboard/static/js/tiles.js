@@ -49,8 +49,11 @@ export function renderTiles(now, staleAfterS, members, zone) {
   ageTile.value.textContent = seconds === null ? "no data yet" : fmt.age(seconds);
   ageTile.value.dataset.ts = now.ts || "";
   ageTile.detail.textContent = now.ts ? new Date(now.ts).toLocaleString(undefined, { timeZone: zone }) : "\u00a0";
-  if (members) ageTile.detail.textContent += ` · ${members.reporting} of ${members.total} reporting`;
   const stale = staleDevices(now, seconds, staleAfterS, members);
+  if (members) {
+    const fresh = members.total - stale.length;
+    ageTile.detail.textContent += ` · ${fresh} of ${members.total} devices up to date`;
+  }
   warning.hidden = stale.length === 0;
   warning.textContent = stale.length ? `Stale: ${stale.join(", ")}` : "";
   ageTile.root.classList.toggle("stale", stale.length > 0);
@@ -64,7 +67,7 @@ function staleDevices(now, seconds, staleAfterS, members) {
   }
   return members.devices
     .filter((d) => !d.ts || (Date.now() - Date.parse(d.ts)) / 1000 > staleAfterS)
-    .map((d) => `${d.device_id} ${d.ts ? limit : "has no data"}`);
+    .map((d) => `${d.device_id}: ${d.ts ? limit : "no data yet"}`);
 }
 
 // What the tiles show for a /v1/realtime answer of a device or a site.
@@ -73,7 +76,7 @@ export function tileValues(answer) {
   const devices = answer.devices;
   return {
     now: answer.total,
-    members: { devices, total: devices.length, reporting: devices.filter((d) => d.ts).length },
+    members: { devices, total: devices.length },
   };
 }
 
