@@ -65,8 +65,7 @@ async function start() {
   state.month = state.day.slice(0, 7) + "-01";
   state.year = state.day.slice(0, 4) + "-01-01";
   state.today = state.day;
-  message($("board-message"), state.info.role === "device"
-    ? "This is a device token: it can also store data. Share a read-only token instead." : "");
+  message($("board-message"), note());
   await Promise.all([refreshTiles(), refreshCharts()]);
   state.timers.push(setInterval(refreshTiles, TILES_EVERY_MS), setInterval(refreshCharts, CHARTS_EVERY_MS));
 }
@@ -89,7 +88,14 @@ function fillChoices() {
   select.value = values.includes(store.choice()) ? store.choice() : values[0] || "";
   $("choice-label").hidden = values.length === 0;
   choose(select.value);
-  if (!values.length) message($("board-message"), "This token can read no device yet.");
+}
+
+// What the board says while all is well.
+function note() {
+  if (state.info.role === "device") {
+    return "This is a device token: it can also store data. Share a read-only token instead.";
+  }
+  return state.choice ? "" : "This token can read no device yet.";
 }
 
 function choose(value) {
@@ -112,7 +118,9 @@ async function refreshTiles() {
   }
   try {
     const { now, members } = tileValues(await getJson(url("/v1/realtime", target(choice))));
-    if (choice === state.choice) renderTiles(now, state.info.stale_after_s, members, state.info.timezone);
+    if (choice !== state.choice) return;
+    renderTiles(now, state.info.stale_after_s, members, state.info.timezone);
+    message($("board-message"), note());
   } catch (error) {
     handle(error);
   }
@@ -170,7 +178,7 @@ async function refreshCharts() {
     await Promise.all([drawDay(choice), drawMonth(choice), drawYear(choice)]);
     // What the panels now show, for whoever waits for them (tests, too).
     if (choice === state.choice) $("board").dataset.shown = choice.key;
-    message($("board-message"), state.info.role === "device" ? $("board-message").textContent : "");
+    message($("board-message"), note());
   } catch (error) {
     handle(error);
   }
