@@ -176,3 +176,11 @@ def test_uplot_file_is_the_pinned_release():
     header = (folder / "uPlot.iife.min.js").read_text().split("\n", 1)[0]
     version = (folder / "VERSION").read_text().strip().split("@")[1]
     assert f"(v{version})" in header
+
+
+def test_the_api_document_tells_of_both_answers_of_the_root(client):
+    document = client.get("/openapi.json").json
+    content = document["paths"]["/"]["get"]["responses"]["200"]["content"]
+    assert set(content) == {"application/json", "text/html"}
+    assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/Health"}
+    assert "/docs" not in document["paths"]  # a page, not an operation of the API
