@@ -23,6 +23,15 @@ CREATE_STAGE = (
     f"({', '.join(f'{name} {TYPES[name]}' for name in COLUMNS)}) ON COMMIT DELETE ROWS"
 )
 COPY_STAGE = f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+# A device's writes are serialised: each transaction first takes this lock on its
+# device, then reads what is stored. Without it, two batches of one device in flight at
+# once were each derived from a snapshot without the other (an interval of 255 s where 5
+# was right, twice the PV energy for interleaved batches), and nothing corrected them.
+# The lock is released at commit or rollback. Its class (the first key) keeps it apart
+# from other advisory locks on the database; two devices whose names share a hash only
+# wait for each other.
+LOCK_CLASS = 0x5347  # "SG"
+LOCK_DEVICE = "SELECT pg_advisory_xact_lock(%(lock_class)s, hashtext(%(device_id)s))"
 # The usual batch only appends: nothing of its device is stored at or after its first
 # sample. It is written by binary COPY straight into the table, its derived columns
 # computed by energy.derive from the stored sample before it. A batch that does not
@@ -119,6 +128,7 @@ def insert_samples(
     batch = sorted(unique.values(), key=TS)
     first, last = batch[0]["ts"], batch[-1]["ts"]
     params = {
+        "lock_class": LOCK_CLASS,
         "device_id": device_id,
         "timezone": timezone,
         "first": first,
@@ -128,9 +138,15 @@ def insert_samples(
     }
     try:
         with conn.transaction():
-            # Not prepared: plans made with the batch's own bounds read only the chunks
-            # near the batch (a generic plan would take every chunk of the hypertable).
-            prev_ts, prev_kwh, later = conn.execute(PRECEDING, params, prepare=False).fetchone()
+            # The lock and the check leave in one round trip (the pipeline's sync); the
+            # check is a statement of its own, so its snapshot is taken once the lock is
+            # held and sees every batch of the device committed before.
+            with conn.pipeline():
+                conn.execute(LOCK_DEVICE, params)
+                # Not prepared: plans made with the batch's own bounds read only the
+                # chunks near the batch (a generic plan would take every chunk).
+                check = conn.execute(PRECEDING, params, prepare=False)
+            prev_ts, prev_kwh, later = check.fetchone()
             if later:
                 inserted, newest = _merge(conn, batch, params)
             else:
@@ -138,8 +154,10 @@ def insert_samples(
                 _append(conn, device_id, batch, previous, ZoneInfo(timezone))
                 inserted, newest = len(batch), True
     except UniqueViolation:
-        # Another batch of this device stored one of these timestamps since the check.
+        # A writer that does not take the lock stored one of these timestamps since the
+        # check (the server's own writers all take it).
         with conn.transaction():
+            conn.execute(LOCK_DEVICE, params)
             inserted, newest = _merge(conn, batch, params)
     if not newest:
         return inserted, None
