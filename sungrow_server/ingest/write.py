@@ -1,5 +1,6 @@
 """The write path: a batch of one device stored atomically, with its derived columns."""
 
+from datetime import timedelta
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
@@ -13,8 +14,8 @@ from ..model.energy import INTERVAL, PV_ENERGY, REACH, derive
 ROW = itemgetter(*COLUMNS[1:])
 TS = itemgetter("ts")
 
-# A batch is written with binary COPY into a per-connection temporary table, then moved
-# by one statement that skips rows already stored.
+# A batch that does not only append is written with binary COPY into a per-connection
+# temporary table, then moved by one statement that skips rows already stored.
 # Measured by bench/write_path.py: about twice as fast as one INSERT over unnest()
 # arrays for 1000-sample batches, and as fast for 30-sample ones.
 STAGE = "sungrow_ingest_stage"
@@ -35,7 +36,7 @@ LOCK_DEVICE = "SELECT pg_advisory_xact_lock(%(lock_class)s, hashtext(%(device_id
 # The usual batch only appends: nothing of its device is stored at or after its first
 # sample. It is written by binary COPY straight into the table, its derived columns
 # computed by energy.derive from the stored sample before it. A batch that does not
-# append, or that meets a concurrent one (unique violation), is merged instead.
+# append, or that meets a row written outside the lock (unique violation), is merged.
 PRECEDING = """
 SELECT p.ts, p.pv_daily_kwh, EXISTS (
     SELECT FROM sungrow_samples WHERE device_id = %(device_id)s AND ts >= %(first)s)
@@ -49,60 +50,85 @@ COPY_APPEND = f"COPY sungrow_samples ({', '.join((*COLUMNS, *DERIVED))}) FROM ST
 APPEND_TYPES = [*(TYPES[name] for name in COLUMNS), "float8", "float8"]
 
 # The move also derives each new row's interval and PV energy (see energy.py) from its
-# neighbours: the batch merged with the stored rows from the one before it to the one
-# after it. A late batch changes the neighbours of stored rows too, and those are
-# rewritten in the same statement. In-order batches, the usual case, rewrite nothing.
-# Every read of sungrow_samples is bounded by constants (the batch's span widened by
-# energy.REACH), so that on a hypertable only the chunks that can hold a neighbour are
-# planned, not every chunk of the device's history.
+# neighbours, and rewrites the stored rows whose neighbours change. Only neighbours are
+# read: for each sample, the stored row at or before it (itself if already stored: the
+# sample is a repeat and skipped), and for each new sample the stored row after it,
+# whose interval and energy it changes. Each is one index probe, so a late batch costs
+# what its own samples cost, however many rows are stored between them (two samples a
+# year apart on a year of 5 s samples: 53 s when every row between them was read, long
+# past statement_timeout on every retry). A neighbour farther than energy.REACH gives
+# the same values as none, and is not looked for. Every read is also bounded by
+# constants (the batch's span widened by REACH), so that on a hypertable only the
+# chunks that can hold a neighbour are planned, not every chunk of the device.
+# In-order batches, the usual case, rewrite nothing.
 MOVE_STAGE = f"""
 WITH batch AS (
     SELECT {", ".join(COLUMNS)} FROM {STAGE}
-), bounds AS (
-    SELECT (SELECT max(ts) FROM sungrow_samples WHERE device_id = %(device_id)s
-              AND ts >= %(reach_from)s AND ts < %(first)s) AS lo,
-           (SELECT min(ts) FROM sungrow_samples WHERE device_id = %(device_id)s
-              AND ts > %(last)s AND ts <= %(reach_to)s) AS hi
-), stored AS (
-    SELECT ts, pv_power_w, pv_daily_kwh, interval_s, pv_energy_kwh FROM sungrow_samples
-    WHERE device_id = %(device_id)s
-      AND ts >= %(reach_from)s AND ts <= %(reach_to)s
-      AND ts >= coalesce((SELECT lo FROM bounds), '-infinity')
-      AND ts <= coalesce((SELECT hi FROM bounds), 'infinity')
+), probe AS (
+    SELECT b.ts, b.pv_power_w, b.pv_daily_kwh, p.ts AS p_ts, p.pv_daily_kwh AS p_kwh
+    FROM batch b LEFT JOIN LATERAL (
+        SELECT ts, pv_daily_kwh FROM sungrow_samples
+        WHERE device_id = %(device_id)s AND ts <= b.ts AND ts >= b.ts - %(reach)s
+          AND ts >= %(reach_from)s AND ts <= %(last)s
+        ORDER BY ts DESC LIMIT 1
+    ) AS p ON true
+), fresh AS (
+    SELECT * FROM probe WHERE p_ts IS DISTINCT FROM ts
+), following AS (
+    SELECT DISTINCT n.* FROM fresh f CROSS JOIN LATERAL (
+        SELECT ts, pv_power_w, pv_daily_kwh, interval_s, pv_energy_kwh FROM sungrow_samples
+        WHERE device_id = %(device_id)s AND ts > f.ts AND ts <= f.ts + %(reach)s
+          AND ts > %(first)s AND ts <= %(reach_to)s
+        ORDER BY ts LIMIT 1
+    ) AS n
 ), merged AS (
-    SELECT ts, pv_power_w, pv_daily_kwh, true AS stored,
-           interval_s AS old_interval, pv_energy_kwh AS old_energy
-    FROM stored
+    -- role: 0 a new sample, 1 a stored row after one, 2 a stored row only before one
+    SELECT ts, pv_power_w, pv_daily_kwh, 0 AS role,
+           NULL::float8 AS old_interval, NULL::float8 AS old_energy
+    FROM fresh
     UNION ALL
-    SELECT ts, pv_power_w, pv_daily_kwh, false, NULL, NULL
-    FROM batch WHERE ts NOT IN (SELECT ts FROM stored)
+    SELECT ts, pv_power_w, pv_daily_kwh, 1, interval_s, pv_energy_kwh FROM following
+    UNION ALL
+    SELECT DISTINCT p_ts, NULL::float8, p_kwh, 2, NULL::float8, NULL::float8 FROM fresh
+    WHERE p_ts IS NOT NULL AND p_ts NOT IN (SELECT ts FROM following)
 ), derived AS (
-    SELECT ts, stored, old_interval, old_energy,
+    SELECT ts, role, old_interval, old_energy,
            {INTERVAL} AS interval_s, {PV_ENERGY} AS pv_energy_kwh
     FROM (
         SELECT *, lag(ts) OVER w AS prev_ts, lag(pv_daily_kwh) OVER w AS prev_kwh
         FROM merged WINDOW w AS (ORDER BY ts)
     ) m
-), neighbours AS (
-    UPDATE sungrow_samples s SET interval_s = d.interval_s, pv_energy_kwh = d.pv_energy_kwh
-    FROM derived d
-    WHERE d.stored AND s.device_id = %(device_id)s AND s.ts = d.ts
-      AND s.ts >= %(reach_from)s AND s.ts <= %(reach_to)s
-      AND d.ts > coalesce((SELECT lo FROM bounds), '-infinity')
-      AND (d.old_interval IS DISTINCT FROM d.interval_s
-           OR d.old_energy IS DISTINCT FROM d.pv_energy_kwh)
+), changed AS (
+    SELECT ts, interval_s::float8, pv_energy_kwh FROM derived
+    WHERE role = 1 AND (old_interval IS DISTINCT FROM interval_s
+                        OR old_energy IS DISTINCT FROM pv_energy_kwh)
 ), inserted AS (
     INSERT INTO sungrow_samples ({", ".join(COLUMNS)}, interval_s, pv_energy_kwh)
     SELECT b.*, d.interval_s, d.pv_energy_kwh
-    FROM batch b JOIN derived d ON d.ts = b.ts AND NOT d.stored
+    FROM batch b JOIN derived d ON d.ts = b.ts AND d.role = 0
     ON CONFLICT (device_id, ts) DO NOTHING
     RETURNING ts
 )
-SELECT count(*),
-       coalesce(max(ts) = %(last)s, false) AND NOT EXISTS (
-           SELECT FROM sungrow_samples WHERE device_id = %(device_id)s AND ts > %(last)s)
-FROM inserted
+SELECT (SELECT count(*) FROM inserted),
+       coalesce((SELECT max(ts) FROM inserted) = %(last)s, false) AND NOT EXISTS (
+           SELECT FROM sungrow_samples WHERE device_id = %(device_id)s AND ts > %(last)s),
+       (SELECT coalesce(array_agg(ts ORDER BY ts), '{{}}') FROM changed),
+       (SELECT array_agg(interval_s ORDER BY ts) FROM changed),
+       (SELECT array_agg(pv_energy_kwh ORDER BY ts) FROM changed)
 """
+# The stored rows whose neighbour changed, rewritten by their times, a statement for
+# each group of them within an hour: every statement reads at most an hour of the
+# device's rows, whatever plan the statistics lead to (joined to the statement above, or
+# matched by `ts = ANY(...)` alone, a device whose rows had no statistics yet had all
+# of them read to find two), and on a hypertable only that hour's chunks are planned.
+# All the groups go in one round trip.
+UPDATE_CHANGED = """
+UPDATE sungrow_samples s SET interval_s = d.interval_s, pv_energy_kwh = d.pv_energy_kwh
+FROM unnest(%(times)s::timestamptz[], %(intervals)s::float8[], %(energies)s::float8[])
+     AS d (ts, interval_s, pv_energy_kwh)
+WHERE s.device_id = %(device_id)s AND s.ts = d.ts AND s.ts >= %(lo)s AND s.ts <= %(hi)s
+"""
+GROUP_SPAN = timedelta(hours=1)
 
 
 def create_stage(conn: Connection) -> None:
@@ -135,6 +161,7 @@ def insert_samples(
         "last": last,
         "reach_from": first - REACH,
         "reach_to": last + REACH,
+        "reach": REACH,
     }
     try:
         with conn.transaction():
@@ -175,10 +202,33 @@ def _append(
 
 
 def _merge(conn: Connection, batch: list[dict], params: dict) -> tuple[int, bool]:
-    """Stage a batch and merge it between stored rows (MOVE_STAGE)."""
+    """Stage a batch, merge it between stored rows (MOVE_STAGE), and rewrite the stored
+    rows whose neighbours changed (UPDATE_CHANGED)."""
+    device_id = params["device_id"]
     with conn.cursor() as cursor:
         with cursor.copy(COPY_STAGE) as copy:
             copy.set_types([TYPES[name] for name in COLUMNS])
             for sample in batch:
-                copy.write_row((params["device_id"], *ROW(sample)))
-        return cursor.execute(MOVE_STAGE, params, prepare=False).fetchone()
+                copy.write_row((device_id, *ROW(sample)))
+        move = cursor.execute(MOVE_STAGE, params, prepare=False)
+        inserted, newest, times, intervals, energies = move.fetchone()
+        if times:
+            with conn.pipeline():
+                for group in _groups(times, intervals, energies):
+                    cursor.execute(UPDATE_CHANGED, {**group, "device_id": device_id}, prepare=False)
+    return inserted, newest
+
+
+def _groups(times: list, intervals: list, energies: list):
+    """The changed rows (in time order) in groups that each span at most GROUP_SPAN."""
+    start = 0
+    for end in range(1, len(times) + 1):
+        if end == len(times) or times[end] - times[start] > GROUP_SPAN:
+            yield {
+                "times": times[start:end],
+                "intervals": intervals[start:end],
+                "energies": energies[start:end],
+                "lo": times[start],
+                "hi": times[end - 1],
+            }
+            start = end
