@@ -1,5 +1,6 @@
 """Hostile or broken requests: each gets a clear 4xx and stores nothing."""
 
+import gzip
 import json
 
 import pytest
@@ -43,6 +44,39 @@ def test_abuse_is_a_clear_4xx_and_stores_nothing(client, db, raw, status):
     assert response.status_code == status
     assert "detail" in response.json
     assert stored_rows(db) == [] and stored_rows(db, "inverter-02") == []
+
+
+BATCH = json.dumps({"samples": [sample(), sample("2026-11-28T10:00:05Z")]}).encode()
+OTHER = json.dumps({"samples": [sample("2026-11-28T10:00:10Z")]}).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        # Two whole batches, one per member: every byte is read, and the text is not JSON.
+        (gzip.compress(BATCH) + gzip.compress(OTHER), 400, "Request body is not valid JSON."),
+        (gzip.compress(BATCH) + b"GARBAGE", 400, "Request body is not valid gzip."),
+        (gzip.compress(BATCH) + b"\x00" * 8, 400, "Request body is not valid gzip."),
+        (gzip.compress(BATCH) + gzip.compress(b" ")[:-4], 400, "Request body is not valid gzip."),
+        (gzip.compress(BATCH)[:-1], 400, "Request body is not valid gzip."),
+        (b"", 400, "Request body is not valid gzip."),
+        # Each member alone is within the limit, together they are not.
+        (
+            gzip.compress(BATCH[:-2] + b" " * 600_000) + gzip.compress(b" " * 600_000 + b"]}"),
+            413,
+            "Request body exceeds limit of 1048576 bytes.",
+        ),
+    ],
+    ids=["two-batches", "garbage", "zeros", "cut-member", "cut", "empty", "over-limit"],
+)
+def test_gzip_bytes_past_a_member_are_never_acknowledged(client, db, body, status, detail):
+    response = client.post(
+        "/v1/ingest",
+        data=body,
+        headers={**AUTH, "Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert (response.status_code, response.json) == (status, {"detail": detail})
+    assert stored_rows(db) == []
 
 
 @pytest.mark.parametrize(

@@ -98,6 +98,23 @@ def test_gzip_body_is_accepted(client, db):
     assert response.json == {"inserted": 1}
 
 
+@pytest.mark.parametrize("split", [1, 10, 65_500, 70_000, -1])
+def test_gzip_body_of_several_members_is_read_to_the_end(client, db, split):
+    # RFC 1952: a gzip body is one or more members; `gzip a b` makes such bodies. The
+    # text may be cut anywhere, also where the body is read in two (64 KiB: stored
+    # blocks, uncompressed, put the next member's header across that boundary for
+    # 65_500), and every part counts.
+    batch = [
+        sample(f"2026-11-28T{10 + i // 720:02d}:{i // 12 % 60:02d}:{i % 12 * 5:02d}Z")
+        for i in range(1000)
+    ]
+    text = json.dumps({"samples": batch}).encode()
+    body = gzip.compress(text[:split], compresslevel=0) + gzip.compress(text[split:])
+    response = post(client, body, {"Content-Encoding": "gzip"})
+    assert response.json == {"inserted": 1000}
+    assert len(stored_rows(db)) == 1000
+
+
 def test_invalid_sample_rejects_whole_batch(client, db):
     batch = [sample("2026-11-28T10:00:00Z"), sample("2026-11-28T10:00:05Z")]
     del batch[1]["pv_power_w"]

@@ -46,7 +46,7 @@ def read_body(request: Request, limit: int, readers: BodyReaders) -> bytes:
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in ("identity", "gzip"):
         raise APIError(415, f"Unsupported Content-Encoding '{encoding}'; use gzip or none.")
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS) if encoding == "gzip" else None
+    inflater = Gunzip() if encoding == "gzip" else None
     stream = request.stream
     parts, size = [], 0
     with readers.deadline(request.environ) as deadline:
@@ -61,14 +61,14 @@ def read_body(request: Request, limit: int, readers: BodyReaders) -> bytes:
             if not chunk:
                 break
             if inflater is not None:
-                chunk = _inflate(inflater, chunk, limit - size)
+                chunk = inflater.inflate(chunk, limit - size)
             size += len(chunk)
             if size > limit:
                 raise too_large(limit)
             parts.append(chunk)
     request.environ[BODY_READ] = True
-    if inflater is not None and not inflater.eof:
-        raise APIError(400, "Request body is not valid gzip.")
+    if inflater is not None:
+        inflater.finish()
     return b"".join(parts)
 
 
@@ -79,13 +79,48 @@ def _raise_if_cut(deadline: Deadline, readers: BodyReaders) -> None:
         raise too_slow(readers.timeout_s)
 
 
-def _inflate(inflater, chunk: bytes, room: int) -> bytes:
-    try:
-        out = inflater.decompress(chunk, room + 1)
-    except zlib.error:
-        raise APIError(400, "Request body is not valid gzip.") from None
-    # Output is capped one byte past the room left, so a bomb is caught after that byte.
-    return out
+class Gunzip:
+    """Inflates a gzip body of one or more members (RFC 1952: members may follow each
+    other, and `gzip a b` or appending to a .gz file makes such bodies).
+
+    zlib stops at the end of the first member and keeps what follows aside; that is fed
+    to a new member, so no byte of the body is left unread: anything after a member that
+    is not another complete member is a 400, never a 200 for the part before it.
+    """
+
+    def __init__(self):
+        self._member = None  # None between members
+        self._members = 0
+
+    def inflate(self, data: bytes, room: int) -> bytes:
+        """What `data` inflates to, at most `room + 1` bytes (one past the room tells
+        the caller that the limit is passed)."""
+        out = []
+        while data and room >= 0:
+            if self._member is None:
+                self._member = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+                self._members += 1
+            try:
+                piece = self._member.decompress(data, room + 1)
+            except zlib.error:
+                raise not_gzip() from None
+            out.append(piece)
+            room -= len(piece)
+            if not self._member.eof:
+                break  # all of `data` is consumed (or the room is passed)
+            data = self._member.unused_data
+            self._member = None
+        return b"".join(out)
+
+    def finish(self) -> None:
+        """400 unless the body held a member and ended with the end of one."""
+        if self._member is not None or not self._members:
+            raise not_gzip()
+
+
+def not_gzip() -> APIError:
+    """The 400 of a body that is not valid gzip."""
+    return APIError(400, "Request body is not valid gzip.")
 
 
 def _reject_constant(name: str):
