@@ -6,6 +6,7 @@ import http.client
 import json
 import threading
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,21 @@ def sample(ts: str = "2026-11-28T10:00:00+00:00", device_id: str = "inverter-01"
         "sample_count": 1,
         **fields,
     }
+
+
+def edge_batches(samples: list[dict], size: int = 1000, span_days: int = 30) -> list[list[dict]]:
+    """`samples` in their order, cut into batches as an edge daemon's spool sends them: at
+    most `size` samples, none spanning more than MAX_BATCH_SPAN_S (30 days by default)."""
+    batches, span = [], timedelta(days=span_days)
+    for item in samples:
+        ts = datetime.fromisoformat(item["ts"])
+        if batches and len(batches[-1]) < size:
+            times = [datetime.fromisoformat(other["ts"]) for other in batches[-1]]
+            if max(*times, ts) - min(*times, ts) <= span:
+                batches[-1].append(item)
+                continue
+        batches.append([item])
+    return batches
 
 
 def stored_rows(conn, device_id: str = "inverter-01") -> list[tuple]:

@@ -2,10 +2,12 @@
 
 import gzip
 import json
+from datetime import datetime, timedelta
 
 import pytest
 
-from tests.helpers import AUTH, sample, single_edition, stored_rows
+from sungrow_server import create_app
+from tests.helpers import AUTH, close_app, make_env, sample, single_edition, stored_rows
 
 edition = single_edition("postgresql")
 
@@ -95,3 +97,49 @@ def test_odd_query_strings_are_answered(client, query):
     assert "detail" in response.json or response.json["device_id"] == "inverter-01"
     realtime = client.get(f"/v1/realtime?{query}", headers=AUTH)
     assert realtime.status_code in (403, 404, 422)
+
+
+def spread(days: float, count: int = 3, start: str = "2024-01-01T00:00:00Z") -> list[dict]:
+    """`count` samples evenly over `days` days from `start`."""
+    start = datetime.fromisoformat(start)
+    step = timedelta(days=days) / (count - 1)
+    return [sample((start + i * step).isoformat()) for i in range(count)]
+
+
+@pytest.mark.parametrize(
+    ("samples", "span"),
+    [
+        (spread(30.01), "30.01 days"),
+        # 2000 to 2026: it made a chunk for every week it touched
+        (spread(9497, count=1000, start="2000-01-01T00:00:00Z"), "9497 days"),
+        ([sample("2024-03-01T00:00:00Z"), sample("2000-01-01T00:00:00Z")], "8826 days"),
+    ],
+)
+def test_a_batch_spread_over_more_than_max_batch_span_is_422(client, db, samples, span):
+    response = post(client, json.dumps({"samples": samples}))
+    assert response.status_code == 422
+    (item,) = response.json["detail"]
+    assert (item["loc"], item["type"]) == (["samples"], "value_error")
+    assert item["msg"].startswith(
+        "The samples of one batch must lie within 30 days of each other (MAX_BATCH_SPAN_S); "
+        f"these span {span}, from "
+    )
+    assert stored_rows(db) == []
+    # Nothing stored means no chunk made either.
+    assert db.execute("SELECT count(*) FROM sungrow_device_first").fetchone() == (0,)
+
+
+def test_a_batch_within_max_batch_span_is_stored(client, db):
+    assert post(client, json.dumps({"samples": spread(30)})).json == {"inserted": 3}
+
+
+def test_max_batch_span_is_a_setting(database_url, redis_url, db):
+    app = create_app(make_env(database_url, redis_url, MAX_BATCH_SPAN_S="3600"))
+    try:
+        client = app.test_client()
+        response = post(client, json.dumps({"samples": spread(1 / 24 + 1e-5)}))
+        assert response.status_code == 422
+        assert "within 1 hours of each other" in response.json["detail"][0]["msg"]
+        assert post(client, json.dumps({"samples": spread(1 / 24)})).json == {"inserted": 3}
+    finally:
+        close_app(app)

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -255,3 +256,29 @@ def test_refresh_aggregates_without_aggregates_says_so(fresh_database, redis_url
         close_app(app)
     assert result.exit_code == 0
     assert "No continuous aggregates here" in result.output
+
+
+@pytest.mark.parametrize("fresh_database", ["postgresql", "apache"], indirect=True)
+def test_init_db_finds_each_devices_first_sample_once(fresh_database, redis_url):
+    # A database from before sql/004: samples stored, no record of each device's first.
+    assert init_db(fresh_database, redis_url).exit_code == 0
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("DROP TABLE sungrow_device_first")
+        conn.execute(
+            "INSERT INTO sungrow_samples (device_id, ts, pv_power_w, battery_power_w, "
+            "battery_soc_pct, load_power_w, export_power_w) "
+            "SELECT 'inverter-0' || (n % 2 + 1), t, 1, 0, 50, 1, 0 FROM generate_series("
+            "'2026-01-01'::timestamptz, '2026-03-01', '1 hour') WITH ORDINALITY AS g (t, n)"
+        )
+        first = "SELECT device_id, first_ts FROM sungrow_device_first ORDER BY 1"
+        result = init_db(fresh_database, redis_url)
+        assert result.exit_code == 0, result.output
+        expected = [
+            ("inverter-01", datetime(2026, 1, 1, 1, tzinfo=UTC)),
+            ("inverter-02", datetime(2026, 1, 1, tzinfo=UTC)),
+        ]
+        assert conn.execute(first).fetchall() == expected
+        # Kept by the write path from then on; init-db does not look again.
+        conn.execute("DELETE FROM sungrow_samples WHERE ts < '2026-02-01'")
+        assert init_db(fresh_database, redis_url).exit_code == 0
+        assert conn.execute(first).fetchall() == expected

@@ -43,6 +43,7 @@ class Settings:
     trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
     stale_after_s: int = 600
     cors_allow_origins: tuple[str, ...] = ()
+    max_batch_span_s: int = 30 * 86400
 
     def warnings(self) -> list[str]:
         """Lines to log at start-up about settings that work but should change."""
@@ -65,7 +66,8 @@ class Settings:
             f"timezone={self.timezone} cache_ttl_s={self.cache_ttl_s} "
             f"max_samples_per_request={self.max_samples_per_request} "
             f"max_request_bytes={self.max_request_bytes} "
-            f"body_read_timeout_s={self.body_read_timeout_s:g} db_pool_size={self.db_pool_size} "
+            f"body_read_timeout_s={self.body_read_timeout_s:g} "
+            f"max_batch_span_s={self.max_batch_span_s} db_pool_size={self.db_pool_size} "
             f"db_pool_timeout_s={self.db_pool_timeout_s:g} "
             f"statement_timeout_ms={self.statement_timeout_ms} "
             f"redis_timeout_ms={self.redis_timeout_ms} "
@@ -96,6 +98,7 @@ PARSERS = {
     "TRUSTED_PROXIES": ("trusted_proxies", parsers.addresses),
     "STALE_AFTER_S": ("stale_after_s", parsers.int_at_least(1)),
     "CORS_ALLOW_ORIGINS": ("cors_allow_origins", parsers.origins),
+    "MAX_BATCH_SPAN_S": ("max_batch_span_s", parsers.int_at_least(1)),
 }
 
 

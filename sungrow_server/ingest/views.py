@@ -10,6 +10,7 @@ from ..realtime.cache import get_cache
 from ..realtime.latest import latest_sample
 from ..web.body_deadline import get_body_readers
 from .body import parse_json, read_body
+from .limits import check_span
 from .schemas import ingest_batch_schema
 from .write import insert_samples
 
@@ -35,6 +36,7 @@ def ingest():
             "Split into smaller batches.",
         )
     batch = ingest_batch_schema.load(payload)["samples"]
+    check_span(batch, settings.max_batch_span_s)
     for device_id in {sample["device_id"] for sample in batch}:
         require_device(device_id, "Sample device ID does not match authenticated device.")
 

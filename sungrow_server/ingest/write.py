@@ -46,6 +46,12 @@ FROM (SELECT) AS one LEFT JOIN LATERAL (
     ORDER BY ts DESC LIMIT 1
 ) AS p ON true
 """
+# A batch with no stored sample within REACH before it may hold the device's first one.
+NOTE_FIRST = """
+INSERT INTO sungrow_device_first (device_id, first_ts) VALUES (%(device_id)s, %(first)s)
+ON CONFLICT (device_id) DO UPDATE SET first_ts = EXCLUDED.first_ts
+WHERE EXCLUDED.first_ts < sungrow_device_first.first_ts
+"""
 COPY_APPEND = f"COPY sungrow_samples ({', '.join((*COLUMNS, *DERIVED))}) FROM STDIN (FORMAT BINARY)"
 APPEND_TYPES = [*(TYPES[name] for name in COLUMNS), "float8", "float8"]
 
@@ -174,6 +180,8 @@ def insert_samples(
                 # chunks near the batch (a generic plan would take every chunk).
                 check = conn.execute(PRECEDING, params, prepare=False)
             prev_ts, prev_kwh, later = check.fetchone()
+            if prev_ts is None:
+                conn.execute(NOTE_FIRST, params)
             if later:
                 inserted, newest = _merge(conn, batch, params)
             else:
@@ -185,6 +193,7 @@ def insert_samples(
         # check (the server's own writers all take it).
         with conn.transaction():
             conn.execute(LOCK_DEVICE, params)
+            conn.execute(NOTE_FIRST, params)
             inserted, newest = _merge(conn, batch, params)
     if not newest:
         return inserted, None

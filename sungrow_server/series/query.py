@@ -1,8 +1,12 @@
 """The series SQL: buckets of a device's samples, from a rollup view or from raw rows."""
 
+from dataclasses import replace
+from datetime import datetime
+
 from psycopg import Connection, errors, sql
 
 from ..model.energy import SUMS
+from ..model.localtime import truncate
 from ..model.rollups import VIEWS
 from .request import SeriesRequest
 from .shape import ENERGIES, shape
@@ -70,6 +74,14 @@ def build_query(request: SeriesRequest, level: str | None) -> sql.SQL:
     return sql.SQL(text)  # every piece above is a fixed fragment of this module
 
 
+def first_sample_time(conn: Connection, device_id: str) -> datetime | None:
+    """When the device's first stored sample lies (sql/004: kept by the write path)."""
+    row = conn.execute(
+        "SELECT first_ts FROM sungrow_device_first WHERE device_id = %s", (device_id,)
+    ).fetchone()
+    return row[0] if row else None
+
+
 def series(conn: Connection, request: SeriesRequest, views_timezone: str | None) -> list[dict]:
     """The buckets, oldest first: from a rollup where one is exact, else from raw samples.
 
@@ -78,6 +90,13 @@ def series(conn: Connection, request: SeriesRequest, views_timezone: str | None)
     A missing rollup view (SQLSTATE 42P01: none on this database edition) falls through
     to the next source; any other database error propagates.
     """
+    if request.start is None:
+        # frame=all: from the month of the device's first sample, so that only the chunks
+        # that can hold its data are read, not every chunk of the table since 2000.
+        first = first_sample_time(conn, request.device_id)
+        if first is None:
+            return []
+        request = replace(request, start=truncate(first, request.resolution, request.timezone))
     params = {
         "device_id": request.device_id,
         "timezone": request.timezone,
