@@ -25,6 +25,11 @@ threads = _server.threads
 timeout = _server.timeout_s
 graceful_timeout = _server.timeout_s
 keepalive = _server.keepalive_s
+# Each worker is replaced after about this many requests (a tenth of jitter, so that the
+# workers are not replaced at once): Python seldom gives freed memory back to the system,
+# and a worker that once answered a huge request would keep its size until it is.
+max_requests = _server.max_requests
+max_requests_jitter = _server.max_requests // 10
 loglevel = _server.log_level
 accesslog = "-"
 errorlog = "-"

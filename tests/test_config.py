@@ -164,6 +164,13 @@ def test_server_settings():
         load_server_settings({"WORKERS": "0"})
 
 
+def test_workers_are_recycled_unless_max_requests_is_0():
+    assert load_server_settings({}).max_requests == 10000
+    assert load_server_settings({"MAX_REQUESTS": "0"}).max_requests == 0
+    with pytest.raises(ConfigError, match=r"MAX_REQUESTS \(must be an integer >= 0\)"):
+        load_server_settings({"MAX_REQUESTS": "-1"})
+
+
 def test_default_workers_are_two_per_usable_core():
     cores = len(os.sched_getaffinity(0))
     assert load_server_settings({}).workers == 2 * cores

@@ -152,3 +152,20 @@ def test_postgresql_down_is_503_then_recovers_without_restart(redis_url, tmp_pat
     finally:
         server.stop()
         cluster.destroy()
+
+
+def test_workers_are_replaced_after_max_requests(server_env, tmp_path):
+    # A worker gives the memory of a huge request back only when it exits: gunicorn
+    # replaces each after MAX_REQUESTS requests (a tenth of it as jitter), and no
+    # request is refused meanwhile.
+    env = {**server_env, "WORKERS": "1", "MAX_REQUESTS": "5"}
+    server = Gunicorn(env, tmp_path).wait_ready(workers=1)
+    try:
+        seen = set(server.workers())
+        for _ in range(16):
+            assert server.request("GET", "/health")[0] == 200
+            seen.update(server.workers())
+        assert len(seen) >= 3
+    finally:
+        server.stop()
+    assert "Autorestarting worker after current request" in server.log.read_text()

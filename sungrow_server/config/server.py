@@ -29,6 +29,7 @@ class ServerSettings:
     timeout_s: int = 30
     keepalive_s: int = 5
     log_level: str = "info"
+    max_requests: int = 10000
 
 
 SERVER_PARSERS = {
@@ -38,6 +39,7 @@ SERVER_PARSERS = {
     "TIMEOUT_S": ("timeout_s", parsers.int_at_least(1)),
     "KEEPALIVE_S": ("keepalive_s", parsers.int_at_least(1)),
     "LOG_LEVEL": ("log_level", parsers.log_level),
+    "MAX_REQUESTS": ("max_requests", parsers.int_at_least(0)),
 }
 
 

@@ -1,8 +1,35 @@
-"""What a batch may hold besides what its schema checks: how far apart its samples lie."""
+"""What a batch may hold besides what its schema checks: how many fields an object has,
+how far apart its samples lie."""
 
 from datetime import datetime
 
-from ..errors import APIError
+from ..errors import APIError, capped
+
+# A sample has ten fields; newer edge daemons may add some (unknown fields are the
+# schema's business), never this many. Checked before any schema work: a sample with
+# 125,000 keys in a 1 MB body once took 1.4 s of CPU and 80 MiB to answer.
+MAX_FIELDS = 100
+
+
+def check_fields(payload) -> None:
+    """422 for a body, or a sample in it, with more than MAX_FIELDS fields."""
+    if type(payload) is not dict:
+        return  # the schema says what is wrong
+    items = []
+    if len(payload) > MAX_FIELDS:
+        items.append(_too_many([], "The body", len(payload)))
+    samples = payload.get("samples")
+    if type(samples) is list:
+        for index, item in enumerate(samples):
+            if type(item) is dict and len(item) > MAX_FIELDS:
+                items.append(_too_many(["samples", index], "A sample", len(item)))
+    if items:
+        raise APIError(422, capped(items))
+
+
+def _too_many(loc: list, what: str, count: int) -> dict:
+    msg = f"{what} has {count} fields; at most {MAX_FIELDS} are allowed"
+    return {"loc": loc, "msg": msg, "type": "value_error"}
 
 
 def check_span(batch: list[dict], max_span_s: int) -> None:

@@ -10,7 +10,7 @@ from ..realtime.cache import get_cache
 from ..realtime.latest import latest_sample
 from ..web.body_deadline import get_body_readers
 from .body import parse_json, read_body
-from .limits import check_span
+from .limits import check_fields, check_span
 from .schemas import ingest_batch_schema
 from .write import insert_samples
 
@@ -35,6 +35,7 @@ def ingest():
             f"Batch size {len(samples)} exceeds limit of {settings.max_samples_per_request}. "
             "Split into smaller batches.",
         )
+    check_fields(payload)
     batch = ingest_batch_schema.load(payload)["samples"]
     check_span(batch, settings.max_batch_span_s)
     for device_id in {sample["device_id"] for sample in batch}:
