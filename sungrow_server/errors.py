@@ -13,6 +13,11 @@ from .config import get_settings
 
 log = logging.getLogger(__name__)
 
+# A timestamp that Python reads but RFC 3339 does not (web/fields.Timestamp).
+RFC3339_ONLY = (
+    "Input should be an RFC 3339 date-time with Z or a +hh:mm offset and at most 6 "
+    "fraction digits, such as 2026-11-28T10:00:00Z"
+)
 # marshmallow message -> error type, in the words edge daemons already parse.
 MESSAGE_TYPES = {
     "Field required": "missing",
@@ -24,6 +29,7 @@ MESSAGE_TYPES = {
     "Input should be a valid list": "list_type",
     "Input should be a valid dictionary": "dict_type",
     "Input should be a valid datetime": "datetime_parsing",
+    RFC3339_ONLY: "datetime_parsing",
 }
 
 

@@ -212,3 +212,68 @@ def test_a_422_lists_100_errors_then_how_many_more(client, db, samples, more):
     }
     assert len(response.data) < 20_000
     assert stored_rows(db) == []
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "2026-W48-2",  # an ISO week date
+        "2026-11-28",  # a bare date
+        "20261128T100000Z",  # the basic format
+        "2026-11-28T10:00:00+01:00:30",  # an offset with seconds
+        "2026-11-28T10:00Z",  # no seconds
+        "2026-11-28T10:00:00,5Z",  # a decimal comma
+        "2026-11-28T10:00:00.0000001Z",  # past the microsecond: once the same row as...
+        "2026-11-28T10:00:00.0000009Z",  # ...this one
+    ],
+)
+def test_ts_must_be_an_rfc_3339_date_time(client, db, ts):
+    response = post(client, json.dumps({"samples": [sample(ts=ts)]}))
+    assert response.status_code == 422
+    assert response.json["detail"] == [
+        {
+            "loc": ["samples", 0, "ts"],
+            "msg": "Input should be an RFC 3339 date-time with Z or a +hh:mm offset and at most "
+            "6 fraction digits, such as 2026-11-28T10:00:00Z",
+            "type": "datetime_parsing",
+        }
+    ]
+    assert stored_rows(db) == []
+
+
+@pytest.mark.parametrize(
+    ("ts", "stored"),
+    [
+        ("2026-11-28T10:00:00.123456Z", "2026-11-28T10:00:00.123456+00:00"),
+        ("2026-11-28T10:00:00.1234560000Z", "2026-11-28T10:00:00.123456+00:00"),  # zeros only
+        ("2026-11-28t11:00:00.5+01:00", "2026-11-28T10:00:00.500000+00:00"),
+        ("2026-11-28 05:30:00-04:30", "2026-11-28T10:00:00+00:00"),
+        ("2026-11-28T10:00:00z", "2026-11-28T10:00:00+00:00"),
+        ("2026-11-28T10:00:00-00:00", "2026-11-28T10:00:00+00:00"),
+    ],
+)
+def test_rfc_3339_forms_are_stored_to_the_microsecond(client, db, ts, stored):
+    assert post(client, json.dumps({"samples": [sample(ts=ts)]})).json == {"inserted": 1}
+    assert [row[0].isoformat() for row in stored_rows(db)] == [stored]
+
+
+@pytest.mark.parametrize(
+    ("field", "digits", "msg"),
+    [
+        ("pv_power_w", "9" * 4400, "Input should be a finite number"),
+        ("export_power_w", "-" + "9" * 4400, "Input should be a finite number"),
+        ("sample_count", "9" * 4400, "Input should be a valid integer"),
+        ("pv_power_w", "9" * 400, "Input should be a finite number"),
+    ],
+)
+def test_an_integer_of_thousands_of_digits_is_a_schema_violation(client, db, field, digits, msg):
+    # A valid JSON number that no field takes: 422, as for 1e400 (it was a 400).
+    body = json.dumps({"samples": [sample(**{field: 0})]}).replace(
+        f'"{field}": 0', f'"{field}": {digits}'
+    )
+    response = post(client, body)
+    assert response.status_code == 422
+    assert [(item["loc"], item["msg"]) for item in response.json["detail"]] == [
+        (["samples", 0, field], msg)
+    ]
+    assert stored_rows(db) == []

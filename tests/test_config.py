@@ -235,3 +235,21 @@ def test_body_read_timeout():
     assert error.value.format_message() == (
         "Invalid environment variables: BODY_READ_TIMEOUT_S (must be a number > 0)"
     )
+
+
+@pytest.mark.parametrize("name", ["localtime", "posixrules", "Factory", "right/UTC", "posix/UTC"])
+def test_timezone_must_name_a_places_zone(name):
+    # zoneinfo opens these files, but they name no place's zone: the machine's own
+    # setting, a template, an unset machine, and copies (right/ counts leap seconds,
+    # which PostgreSQL applies and Python does not).
+    with pytest.raises(ConfigError) as error:
+        load_settings({**VALID, "TIMEZONE": name})
+    assert error.value.format_message() == (
+        "Invalid environment variables: TIMEZONE "
+        "(must be an IANA time zone name such as Europe/Berlin)"
+    )
+
+
+@pytest.mark.parametrize("name", ["UTC", "Etc/GMT+5", "US/Eastern", "America/Argentina/Salta"])
+def test_timezone_takes_iana_names_and_links(name):
+    assert load_settings({**VALID, "TIMEZONE": f" {name} "}).timezone == name

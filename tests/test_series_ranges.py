@@ -341,3 +341,59 @@ def test_coverage_does_not_depend_on_the_databases_own_zone(database_url, redis_
         assert [h["incomplete"] for h in hours] == [False] * 6
     finally:
         close_app(app)
+
+
+@pytest.mark.parametrize("edition", ["postgresql"])
+@pytest.mark.parametrize(
+    ("params", "loc", "msg"),
+    [
+        # the ends of the years Python holds overflowed in local time: 500s
+        ({"from": "0001-01-01", "to": "0001-01-02", "tz": "Asia/Tokyo"}, "from to", "years"),
+        (
+            {"from": "9999-12-31T00:00:00-05:00", "to": "9999-12-31T23:59:59-05:00"},
+            "from to",
+            "years",
+        ),
+        ({"from": "1899-12-31", "to": "1900-01-02"}, "from", "years"),
+        ({"from": "2999-12-01", "to": "3000-01-01"}, "to", "years"),
+        # 20261101 was UTC midnight where 2026-11-01 is local midnight
+        ({"from": "20261101", "to": "2026-11-02", "tz": "Europe/Berlin"}, "from", "bound"),
+        ({"from": "2026-11-01", "to": "2026-W45-1"}, "to", "bound"),
+        ({"from": "2026-11-01T00:00", "to": "2026-11-02"}, "from", "bound"),
+        ({"from": "2026-11-01T00:00:00.0000001Z", "to": "2026-11-02"}, "from", "bound"),
+        ({"from": "2026-11-01", "to": "2026-11-02", "tz": "localtime"}, "tz", "zone"),
+        ({"from": "2026-11-01", "to": "2026-11-02", "tz": "posixrules"}, "tz", "zone"),
+        ({"from": "2026-11-01", "to": "2026-11-02", "tz": "right/UTC"}, "tz", "zone"),
+        ({"from": "2026-11-01", "to": "2026-11-02", "tz": "posix/Europe/Berlin"}, "tz", "zone"),
+        ({"frame": "day", "tz": "Factory"}, "tz", "zone"),
+    ],
+)
+def test_range_bounds_and_zones_the_server_cannot_answer_are_422(client, params, loc, msg):
+    texts = {
+        "years": "Input should be a date or date-time in the years 1900 to 2999",
+        "bound": "Input should be a date YYYY-MM-DD or an RFC 3339 date-time such as "
+        "2026-11-01T00:00:00Z",
+        "zone": "Unknown time zone; use an IANA name such as Europe/Berlin",
+    }
+    response = get(client, **{key: value.replace("+", "%2B") for key, value in params.items()})
+    assert response.status_code == 422
+    assert response.json["detail"] == [
+        {"loc": ["query", name], "msg": texts[msg], "type": "value_error"} for name in loc.split()
+    ]
+
+
+@pytest.mark.parametrize("edition", ["postgresql"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "1900-01-01", "to": "1900-02-01", "tz": "Asia/Kolkata", "resolution": "day"},
+        {"from": "2999-12-01", "to": "2999-12-31T23:00:00-05:00", "resolution": "day"},
+        {"from": "2026-11-01T00:00:00.5z", "to": "2026-11-02 00:00:00+01:00"},
+        {"frame": "all", "tz": "US/Eastern"},
+        {"frame": "all", "tz": "Etc/GMT-14"},
+    ],
+)
+def test_the_edges_of_what_is_answered(client, params):
+    response = get(client, **{key: value.replace("+", "%2B") for key, value in params.items()})
+    assert response.status_code == 200, response.json
+    assert response.json["series"] == []

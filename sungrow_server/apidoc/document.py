@@ -67,7 +67,10 @@ def _custom_fields(self, field, **kwargs) -> dict:
         low, high = max(ret.get("minimum", -limit), -limit), min(ret.get("maximum", limit), limit)
         return {"minimum": low, "maximum": high}
     if isinstance(field, Timestamp) and "description" not in field.metadata:
-        return {"description": "ISO 8601, offset optional (UTC), 2000-01-01 to one day from now."}
+        return {
+            "description": "RFC 3339 date-time, Z or +hh:mm (none: UTC), at most 6 fraction "
+            "digits, 2000-01-01 to one day from now."
+        }
     notes = field.metadata.get("query", {})  # a query argument's choices and default
     return {key: notes[key] for key in ("enum", "default") if key in notes}
 

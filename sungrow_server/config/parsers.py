@@ -126,13 +126,31 @@ def origins(raw: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def timezone(raw: str) -> str:
-    """An IANA time zone name."""
-    name = raw.strip()
+# Files that zoneinfo opens but that name no place's zone: `localtime` is whatever zone
+# the machine was set to (and PostgreSQL reads its own), `posixrules` a template,
+# `Factory` the zone of a machine not set up yet; the `posix/` and `right/` trees are
+# copies, and `right/` counts leap seconds, which PostgreSQL applies and Python does not
+# (27 s apart in 2026).
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+NOT_ZONE_TREES = ("posix/", "right/")
+
+
+def is_zone_name(name: str) -> bool:
+    """Whether `name` is a real IANA time zone name (`Europe/Berlin`, `UTC`)."""
+    if name in NOT_ZONES or name.startswith(NOT_ZONE_TREES):
+        return False
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("must be an IANA time zone name such as Europe/Berlin") from None
+        return False
+    return True
+
+
+def timezone(raw: str) -> str:
+    """An IANA time zone name."""
+    name = raw.strip()
+    if not is_zone_name(name):
+        raise ValueError("must be an IANA time zone name such as Europe/Berlin")
     return name
 
 

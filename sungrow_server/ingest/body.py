@@ -134,9 +134,24 @@ def _object(pairs: list[tuple]) -> dict:
     return result
 
 
+def _integer(text: str) -> int | float:
+    """A JSON integer; past the digits Python converts (4,300), an infinite float.
+
+    The standard library raised ValueError there, which made a 4,400-digit number a 400
+    (not JSON) where it is a valid JSON number and a schema violation (a 422): no field
+    takes it, and the schema says so ("Input should be a finite number").
+    """
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
 def _strict_loads(raw: bytes):
     """The reference parser: the standard library, refusing constants and duplicate keys."""
-    return json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_object)
+    return json.loads(
+        raw, parse_constant=_reject_constant, object_pairs_hook=_object, parse_int=_integer
+    )
 
 
 # A quote followed by whitespace: where a key might be separated from its colon.
