@@ -115,8 +115,9 @@ def _validation_error(exc: ValidationError):
 
 
 def _database_unavailable(exc: Exception):
-    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
-    retry_after = str(get_settings().retry_after_s)
+    settings = get_settings()
+    log.warning("database unavailable: %s: %s", type(exc).__name__, settings.redact(str(exc)))
+    retry_after = str(settings.retry_after_s)
     return error_response(
         503, "Database unavailable, try again later.", {"Retry-After": retry_after}
     )

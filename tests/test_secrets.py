@@ -1,15 +1,23 @@
 """No token, password or URL with a password in any log line; timing that tells nothing."""
 
 import json
+import logging
+import os
 import statistics
+import subprocess
+import sys
 import time
 
+import psycopg
 import pytest
+from psycopg_pool import PoolTimeout
 
 from sungrow_server import create_app
 from sungrow_server.auth.tokens import TokenRegistry
+from sungrow_server.config import ConfigError, Settings, load_settings
 from sungrow_server.db.initdb import apply_schema
-from sungrow_server.testing import Gunicorn, PgCluster, RedisServer
+from sungrow_server.db.pool import POOL_LOG_FILTER, build_pool
+from sungrow_server.testing import REPO, Gunicorn, PgCluster, RedisServer
 from tests.helpers import cli, close_app, make_env, make_token, sample
 
 TOKEN = "Zq8-very-secret-device-token-Zq8"
@@ -144,3 +152,85 @@ def test_token_check_time_does_not_depend_on_how_much_is_right():
     assert timing_ratio(leaky_check(valid), valid) > 1.5
     # ...and none in the registry.
     assert 0.85 < timing_ratio(registry.device_for, valid) < 1.15
+
+
+# URLs that libpq cannot read, and whose error it words by quoting them, password and all.
+BAD_URLS = {
+    "percent-escape": (
+        "postgresql://postgres:Sup3r%ZZsecret@127.0.0.1:5432/x",
+        "has a % that is not followed by two hex digits; write a % in a password as %25",
+    ),
+    "ipv6-host": (
+        "postgresql://postgres:Sup3rsecret@[::1:5432/x",
+        "has an IPv6 host address without its closing ]",
+    ),
+    "unescaped-at": (
+        "postgresql://postgres:Sup3r@secret@127.0.0.1:5432/x",
+        "has an @ in the user or password; write it as %40",
+    ),
+}
+
+
+def assert_no_secret(text: str, url: str) -> None:
+    for secret in ("Sup3r", "secret", url, url.split("@")[0]):
+        assert secret not in text
+
+
+@pytest.mark.parametrize(("url", "flaw"), BAD_URLS.values(), ids=BAD_URLS)
+def test_a_database_url_libpq_cannot_read_is_named_never_shown(url, flaw):
+    with pytest.raises(ConfigError) as error:
+        load_settings(make_env(url, "redis://127.0.0.1:6379/0"))
+    message = error.value.format_message()
+    assert message == f"Invalid environment variables: DATABASE_URL ({flaw})"
+    assert_no_secret(message, url)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("url", "flaw"), BAD_URLS.values(), ids=BAD_URLS)
+def test_gunicorn_and_init_db_stop_at_once_naming_the_variable(url, flaw, tmp_path):
+    # They once started: gunicorn answered 503 to everything and logged libpq's message
+    # (`invalid percent-encoded token: "Sup3r%ZZsecret"`) on every retry; init-db printed it.
+    env = make_env(url, "redis://127.0.0.1:6379/0")
+    server = Gunicorn(env, tmp_path)
+    assert server.process.wait(15) == 1
+    log = server.log.read_text()
+    assert log.splitlines() == [
+        f"sungrow-server: Invalid environment variables: DATABASE_URL ({flaw})"
+    ]
+    assert_no_secret(log, url)
+    init_db = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "sungrow_server", "init-db"],
+        env={**os.environ, **env, "PYTHONPATH": str(REPO)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert init_db.returncode == 1
+    assert init_db.stderr.splitlines() == [
+        f"Error: Invalid environment variables: DATABASE_URL ({flaw})"
+    ]
+    assert_no_secret(init_db.stdout + init_db.stderr, url)
+
+
+@pytest.mark.parametrize(("url", "flaw"), BAD_URLS.values(), ids=BAD_URLS)
+def test_libpqs_own_messages_are_redacted(url, flaw, caplog):
+    # Should such a URL get past the settings (they refuse it), what libpq says of it
+    # is still never logged or printed as it is: the pool's log records are filtered...
+    settings = Settings(url, "redis://:Sup3r-redis@127.0.0.1:1/0", {}, db_pool_timeout_s=0.5)
+    try:
+        with caplog.at_level(logging.WARNING, logger="psycopg.pool"):
+            pool = build_pool(settings)
+            with pytest.raises(PoolTimeout):
+                pool.getconn()
+            pool.close()
+    finally:
+        del POOL_LOG_FILTER.settings[url]
+    assert "error connecting" in caplog.text
+    assert_no_secret(caplog.text, url)
+    # ...and what init-db and the 503 handler print or log goes through the same words.
+    with pytest.raises(psycopg.Error) as raised:
+        psycopg.connect(url, connect_timeout=1)
+    said = str(raised.value)
+    assert "secret" in said or "Sup3r" in said  # libpq quotes it (the control)
+    assert_no_secret(settings.redact(said), url)

@@ -1,21 +1,56 @@
 """Parsers of single environment values: each returns the typed value or raises ValueError
 with a message that names the flaw, never the value (it may hold a secret)."""
 
+import contextlib
 import ipaddress
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by `***`, and no query string."""
-    parts = urlsplit(url)
+    """The URL with any password replaced by `***`, and no query string (`***` for a URL
+    that cannot be read)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def redact_secrets(text: str, *urls: str) -> str:
+    """`text` with every password of `urls` (as written and as decoded) and every whole
+    URL replaced, for messages of libraries that may quote them (libpq quotes the part
+    of a URL it cannot parse, password and all)."""
+    for url in urls:
+        text = text.replace(url, redact_url(url))
+        for secret in _passwords(url):
+            text = text.replace(secret, "***")
+    return text
+
+
+def _passwords(url: str) -> set[str]:
+    found = set()
+    try:
+        userinfo = urlsplit(url).netloc.rpartition("@")[0]
+    except ValueError:
+        userinfo = ""
+    if ":" in userinfo:
+        written = userinfo.split(":", 1)[1]
+        # An unescaped @ splits a password: libpq quotes its second part as the host.
+        found.update({written, unquote(written), *written.split("@")})
+    with contextlib.suppress(psycopg.Error):  # a Redis URL, or one libpq cannot read
+        found.add(conninfo_to_dict(url).get("password") or "")
+    found.discard("")
+    return found
 
 
 def parse_device_tokens(raw: str) -> dict[str, str]:
@@ -40,11 +75,34 @@ def parse_device_tokens(raw: str) -> dict[str, str]:
 
 
 def database_url(raw: str) -> str:
-    """A postgresql:// URL (a driver suffix such as `+asyncpg` is dropped)."""
+    """A postgresql:// URL (a driver suffix such as `+asyncpg` is dropped) that libpq can
+    parse: checked here, at start-up, because libpq's own error quotes the part it could
+    not parse, password and all, and the server would log it on every request."""
     match = re.fullmatch(r"(postgres(?:ql)?)(\+[A-Za-z0-9_]+)?(://.+)", raw.strip())
     if not match:
         raise ValueError("must be a postgresql:// URL")
-    return "postgresql" + match.group(3)
+    url = "postgresql" + match.group(3)
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        raise ValueError(_url_flaw(str(exc))) from None
+    if "@" in params.get("host", ""):
+        # libpq takes the first @: the rest of the password became the host name.
+        raise ValueError("has an @ in the user or password; write it as %40")
+    if not all(port.isdigit() for port in params.get("port", "0").split(",")):
+        raise ValueError("has a port that is not a number")
+    return url
+
+
+def _url_flaw(libpq_message: str) -> str:
+    """What is wrong with a URL, in words that quote nothing of it."""
+    if "percent-encoded" in libpq_message:
+        return "has a % that is not followed by two hex digits; write a % in a password as %25"
+    if "IPv6" in libpq_message:
+        return "has an IPv6 host address without its closing ]"
+    if "query parameter" in libpq_message:
+        return "has a query parameter that PostgreSQL does not know"
+    return "is not a URL that PostgreSQL can read"
 
 
 def redis_url(raw: str) -> str:

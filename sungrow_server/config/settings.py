@@ -25,8 +25,8 @@ class ConfigError(click.ClickException):
 class Settings:
     """Everything the server reads from its environment, already checked."""
 
-    database_url: str
-    redis_url: str
+    database_url: str = field(repr=False)
+    redis_url: str = field(repr=False)
     device_tokens: dict[str, str] = field(repr=False)
     cache_ttl_s: int = 5
     max_samples_per_request: int = 1000
@@ -57,6 +57,10 @@ class Settings:
             "guess; replace with long random ones (flask --app sungrow_server token create "
             "--device ID makes one)"
         ]
+
+    def redact(self, text: str) -> str:
+        """`text` without the passwords or whole URLs of the database and of Redis."""
+        return parsers.redact_secrets(text, self.database_url, self.redis_url)
 
     def summary(self) -> str:
         """One secret-free line describing the settings in force."""

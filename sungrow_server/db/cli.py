@@ -21,7 +21,8 @@ def _say(line: str) -> None:
 
 
 def _database_error(exc: psycopg.Error) -> click.ClickException:
-    return click.ClickException(f"database error: {type(exc).__name__}: {exc}".strip())
+    message = get_settings().redact(f"database error: {type(exc).__name__}: {exc}")
+    return click.ClickException(message.strip())
 
 
 @contextmanager

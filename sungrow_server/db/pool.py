@@ -1,6 +1,7 @@
 """The PostgreSQL connection pool: built in the factory, opened per worker, closed at exit."""
 
 import atexit
+import logging
 from collections.abc import Callable, Iterable
 
 from flask import Flask, current_app
@@ -12,6 +13,27 @@ from ..config import Settings
 EXTENSION = "sungrow.pool"
 
 
+class RedactingFilter(logging.Filter):
+    """psycopg_pool logs why a connection failed in libpq's words, and libpq quotes the
+    part of a URL it cannot read, password and all: its records go out redacted with the
+    settings of every app that made a pool in this process (one in a gunicorn worker)."""
+
+    def __init__(self):
+        super().__init__()
+        self.settings: dict[str, Settings] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = clean = record.getMessage()
+        for settings in self.settings.values():
+            clean = settings.redact(clean)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+POOL_LOG_FILTER = RedactingFilter()
+
+
 def build_pool(
     settings: Settings, on_connect: Iterable[Callable[[Connection], None]] = ()
 ) -> ConnectionPool:
@@ -19,6 +41,10 @@ def build_pool(
     `flask` command that does not use it opens no connection. Each new connection runs
     `on_connect` (the rooms' per-connection setup, such as ingest's staging table)."""
     setups = tuple(on_connect)
+    POOL_LOG_FILTER.settings[settings.database_url] = settings
+    pool_log = logging.getLogger("psycopg.pool")
+    if POOL_LOG_FILTER not in pool_log.filters:
+        pool_log.addFilter(POOL_LOG_FILTER)
 
     def configure(conn: Connection) -> None:
         # Reads run as single statements; writes open an explicit `conn.transaction()`.
