@@ -4,6 +4,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from ..config import Settings
+from ..ingest.limits import MAX_FIELDS
 from ..ingest.schemas import IngestBatchSchema, SampleSchema
 from ..realtime.views import RealtimeQueryArgsSchema
 from ..series.args import SeriesQueryArgsSchema
@@ -112,7 +113,8 @@ def _ok(description: str, schema) -> dict:
     return {"description": description, "content": {JSON: {"schema": schema}}}
 
 
-def _add_paths(spec: APISpec, max_samples: int) -> None:
+def _add_paths(spec: APISpec, settings: Settings) -> None:
+    max_samples, span_days = settings.max_samples_per_request, settings.max_batch_span_s / 86400
     ok = _ok("Liveness: the process serves requests.", HealthSchema)
     spec.path(
         "/health", operations={"get": {"operationId": "getHealth", "responses": _responses(ok)}}
@@ -142,7 +144,10 @@ def _add_paths(spec: APISpec, max_samples: int) -> None:
                 ],
                 "requestBody": {
                     "required": True,
-                    "description": f"At most {max_samples} samples (more is a 413).",
+                    "description": f"At most {max_samples} samples (more is a 413), "
+                    f"within {span_days:g} days of each other (MAX_BATCH_SPAN_S; more is a "
+                    f"422); at most {MAX_FIELDS} fields in the body and in each sample (more is "
+                    "a 422).",
                     "content": {JSON: {"schema": IngestBatchSchema}},
                 },
                 "responses": {
@@ -234,5 +239,5 @@ def build_spec(settings: Settings) -> dict:
     plugin.converter.add_attribute_function(_custom_fields)
     plugin.converter.add_parameter_attribute_function(_query_description)
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    _add_paths(spec, settings.max_samples_per_request)
+    _add_paths(spec, settings)
     return spec.to_dict()
