@@ -7,7 +7,10 @@ from . import create_app
 
 main = FlaskGroup(
     create_app=create_app,
-    help="sungrow-server: init-db, refresh-aggregates, and Flask's run, routes and shell.",
+    help=(
+        "sungrow-server: init-db, refresh-aggregates, export, import, "
+        "and Flask's run, routes and shell."
+    ),
 )
 
 if __name__ == "__main__":

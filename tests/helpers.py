@@ -2,8 +2,15 @@
 databases and servers to start."""
 
 import contextlib
+import fcntl
 import http.client
 import json
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
 import threading
 import uuid
 from datetime import datetime, timedelta
@@ -15,7 +22,7 @@ from pytest_postgresql.janitor import DatabaseJanitor
 from sungrow_server.auth import get_token_store
 from sungrow_server.db.pool import get_pool
 from sungrow_server.realtime.cache import get_cache
-from sungrow_server.testing import PgCluster
+from sungrow_server.testing import REPO, PgCluster
 
 TOKENS = "token-01:inverter-01,token-02:inverter-02"
 AUTH = {"Authorization": "Bearer token-01"}
@@ -193,3 +200,39 @@ class Trickle:
         self._thread.join()
         for sock in self.sockets:
             sock.close()
+
+
+def flask_command(*args: str) -> list[str]:
+    """The `flask --app sungrow_server ...` command line a user types."""
+    return [sys.executable, "-m", "flask", "--app", "sungrow_server", *args]
+
+
+def command_env(env: dict[str, str]) -> dict[str, str]:
+    """The process environment of a command: this one, less Flask's, plus `env`."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FLASK_")},
+        **env,
+        "PYTHONPATH": str(REPO),
+    }
+
+
+def on_terminal(command: list[str], env: dict[str, str], cwd: Path, **streams) -> tuple[int, str]:
+    """Run `command` with its standard error (and whatever of stdin/stdout is not given in
+    `streams`) on a pseudo-terminal, as in an operator's shell; its exit status and what
+    it printed there."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns
+    streams = {"stdin": terminal, "stdout": terminal, **streams, "stderr": terminal}
+    process = subprocess.Popen(command, env=command_env(env), cwd=cwd, **streams)
+    os.close(terminal)
+    printed = bytearray()
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: every end of the terminal is closed
+            break
+        if not chunk:
+            break
+        printed += chunk
+    os.close(controller)
+    return process.wait(timeout=120), printed.decode(errors="replace")

@@ -16,6 +16,7 @@ LAYERS = (
     {"auth"},  # who may call /v1: tokens, roles, scopes
     {"realtime"},  # the newest sample and its cache
     {"ingest", "series", "health", "devices"},  # capabilities (they use the realtime cache)
+    {"transfer"},  # export and import through ingest's write path; backup and restore
     {"dashboard"},  # the page (GET / answers health's JSON to clients other than browsers)
     {"apidoc"},  # the document of every capability, and /docs
     {"routes", "cli"},  # the app's URLs and commands

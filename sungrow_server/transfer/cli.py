@@ -1,0 +1,130 @@
+"""The commands `export` and `import`."""
+
+import sys
+import time
+from datetime import datetime
+
+import click
+import psycopg
+from flask.cli import with_appcontext
+
+from ..config import get_settings
+from ..db.aggregates import views_present
+from ..db.capabilities import detect
+from ..db.cli import Instant
+from ..ingest.write import create_stage
+from ..realtime.cache import get_cache
+from ..realtime.latest import latest_sample
+from .exporting import Selection, count_samples, write_samples
+from .formats import FORMATS
+from .importing import Imported, ImportStopped, heal_rollups, import_samples
+from .opening import open_samples
+from .progress import on_terminal, progress_bar
+
+
+def _connect(database_url: str) -> psycopg.Connection:
+    # Timestamps come back in UTC, as every file writes them.
+    return psycopg.connect(database_url, autocommit=True, options="-c TimeZone=UTC -c jit=off")
+
+
+def _database_error(exc: psycopg.Error) -> click.ClickException:
+    return click.ClickException(f"database error: {type(exc).__name__}: {exc}".strip())
+
+
+@click.command("export")
+@click.option("--device", "device_id", help="The device to export (default: every device).")
+@click.option("--from", "start", type=Instant(), help="Start (UTC unless an offset is given).")
+@click.option("--to", "end", type=Instant(), help="End, exclusive.")
+@click.option("--format", "format_", type=click.Choice(FORMATS), default="jsonl", show_default=True)
+@with_appcontext
+def export_command(device_id: str | None, start: datetime | None, end: datetime | None, format_):
+    """Write raw samples to standard output, for `import` (redirect it: > FILE)."""
+    out = sys.stdout.buffer
+    if on_terminal(out):
+        raise click.UsageError("export writes to standard output: redirect it to a file (> FILE)")
+    selection = Selection(device_id, start, end)
+    started = time.perf_counter()
+    try:
+        with _connect(get_settings().database_url) as conn:
+            total = count_samples(conn, selection) if on_terminal(sys.stderr) else None
+            with progress_bar(total, "samples") as bar:
+                written = write_samples(conn, selection, out, format_, bar)
+    except psycopg.Error as exc:
+        raise _database_error(exc) from None
+    if on_terminal(sys.stderr):
+        click.echo(f"Exported {written:,} samples in {_seconds(started)}.", err=True)
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--device", "device_id", help="Store every sample as this device.")
+@with_appcontext
+def import_command(file: str, device_id: str | None):
+    """Store the samples of FILE (from `export`, JSON Lines or CSV, gzip allowed; - for
+    standard input) as POST /v1/ingest would: repeats are skipped, so running it again is
+    safe."""
+    settings = get_settings()
+    started = time.perf_counter()
+    imported = Imported()
+    try:
+        with open_samples(file) as (lines, position, size), _connect(settings.database_url) as conn:
+            create_stage(conn)
+            with progress_bar(size, "B") as bar:
+
+                def advance(done: Imported) -> None:
+                    bar.update(position() - bar.n)
+                    rate = done.samples / max(time.perf_counter() - started, 1e-9)
+                    bar.set_postfix_str(f"{done.samples:,} samples, {rate:,.0f}/s", refresh=False)
+
+                try:
+                    imported = import_samples(
+                        conn, lines, settings.timezone, device_id, on_chunk=advance
+                    )
+                except ImportStopped as stopped:
+                    imported = stopped.imported
+                    _after_import(conn, imported)
+                    raise click.ClickException(_stopped(stopped)) from None
+            healed = _after_import(conn, imported)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from None
+    except psycopg.Error as exc:
+        raise _database_error(exc) from None
+    devices = ", ".join(sorted(imported.devices)) or "no device"
+    click.echo(
+        f"Imported {imported.samples:,} samples of {devices} from {file} in "
+        f"{_seconds(started)}: {imported.inserted:,} new, "
+        f"{imported.samples - imported.inserted:,} already stored.{healed}"
+    )
+
+
+def _after_import(conn: psycopg.Connection, imported: Imported) -> str:
+    """Rollups healed and the realtime cache offered each device's newest sample, as after
+    an ingest; a sentence for the summary."""
+    if not imported.inserted:
+        return ""
+    for device, inserted in imported.devices.items():
+        newest = latest_sample(conn, device) if inserted else None
+        if newest is not None:
+            get_cache().offer(newest)
+    if not (detect(conn).continuous_aggregates and views_present(conn)):
+        return ""
+    start, end = heal_rollups(conn, imported)
+    return f" Rollups refreshed from {start:%Y-%m-%d} to {end:%Y-%m-%d}."
+
+
+def _stopped(stopped: ImportStopped) -> str:
+    done, bad = stopped.imported, stopped.bad
+    before = (
+        f"lines 1-{done.lines} are stored ({done.inserted:,} new samples)"
+        if done.lines
+        else "nothing was stored"
+    )
+    return (
+        f"line {bad.number}: {bad.message}. Import stopped: {before}; nothing from line "
+        f"{done.lines + 1} on. Fix the line and import the file again: stored samples are "
+        "skipped."
+    )
+
+
+def _seconds(started: float) -> str:
+    return f"{time.perf_counter() - started:.1f} s"
