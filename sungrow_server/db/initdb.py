@@ -8,8 +8,10 @@ from psycopg import Connection, sql
 from ..model.energy import RECOMPUTE_ALL
 from .aggregates import DROP_ORDER, refresh_aggregates, views_present
 from .capabilities import Capabilities, detect
+from .original import move_in
 from .reader_role import STATE_KEY, grant_reader, role_exists
 from .schema_files import header, render, sql_files
+from .schema_state import record, state
 
 # Bumped whenever sql/003 changes what the views hold, so init-db rebuilds them.
 ROLLUP_VERSION = "2"
@@ -36,21 +38,6 @@ APACHE = (
 )
 
 
-def state(conn: Connection, key: str) -> str | None:
-    """A value init-db recorded earlier."""
-    row = conn.execute("SELECT value FROM sungrow_schema_state WHERE key = %s", (key,)).fetchone()
-    return row[0] if row else None
-
-
-def record(conn: Connection, key: str, value: str) -> None:
-    """Remember a value for the next init-db."""
-    conn.execute(
-        "INSERT INTO sungrow_schema_state (key, value) VALUES (%s, %s) "
-        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-        (key, value),
-    )
-
-
 def apply_schema(
     database_url: str, timezone: str, say, reader_role: str | None = None
 ) -> Capabilities:
@@ -59,6 +46,7 @@ def apply_schema(
     with psycopg.connect(database_url, autocommit=True) as conn:
         caps = detect(conn)
         files = [p for p in sql_files() if _offered(caps, p)]
+        move_in(conn, files, timezone, say)  # the original FastAPI server's database
         for path in files:
             if header(path).get("requires") == "continuous_aggregates":
                 continue
