@@ -8,7 +8,7 @@ from . import create_app
 main = FlaskGroup(
     create_app=create_app,
     help=(
-        "sungrow-server: init-db, refresh-aggregates, export, import, "
+        "sungrow-server: init-db, refresh-aggregates, export, import, backup, restore, "
         "and Flask's run, routes and shell."
     ),
 )

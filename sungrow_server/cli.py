@@ -5,7 +5,7 @@ from flask import Flask
 from .auth.cli import token_group
 from .db.cli import init_db_command, refresh_aggregates_command
 from .sites.cli import site_group
-from .transfer.cli import export_command, import_command
+from .transfer.cli import backup_command, export_command, import_command, restore_command
 
 
 def register_commands(app: Flask) -> None:
@@ -16,3 +16,5 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(site_group)
     app.cli.add_command(export_command)
     app.cli.add_command(import_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

@@ -1,24 +1,28 @@
-"""The commands `export` and `import`."""
+"""The commands `export`, `import`, `backup` and `restore`."""
 
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 import click
 import psycopg
 from flask.cli import with_appcontext
 
 from ..config import get_settings
+from ..config.parsers import redact_url
 from ..db.aggregates import views_present
 from ..db.capabilities import detect
 from ..db.cli import Instant
 from ..ingest.write import create_stage
 from ..realtime.cache import get_cache
 from ..realtime.latest import latest_sample
+from . import backup as backups
 from .exporting import Selection, count_samples, write_samples
 from .formats import FORMATS
 from .importing import Imported, ImportStopped, heal_rollups, import_samples
 from .opening import open_samples
+from .pg_client import ProgramFailed
 from .progress import on_terminal, progress_bar
 
 
@@ -123,6 +127,50 @@ def _stopped(stopped: ImportStopped) -> str:
         f"line {bad.number}: {bad.message}. Import stopped: {before}; nothing from line "
         f"{done.lines + 1} on. Fix the line and import the file again: stored samples are "
         "skipped."
+    )
+
+
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@with_appcontext
+def backup_command(file: Path):
+    """Back up the whole database into FILE (pg_dump's custom format)."""
+    url = get_settings().database_url
+    started = time.perf_counter()
+    try:
+        with progress_bar(None, "B") as bar:
+            warnings = backups.dump(url, file, bar)
+    except ProgramFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {file}: {exc.strerror or exc}") from None
+    if warnings:
+        click.echo(warnings, err=True)
+    click.echo(
+        f"Backed up {redact_url(url)} to {file} ({file.stat().st_size / 2**20:,.1f} MiB) in "
+        f"{_seconds(started)}. Restore it with: flask --app sungrow_server restore {file}"
+    )
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def restore_command(file: Path):
+    """Restore a backup made by `backup` into the empty database of DATABASE_URL."""
+    url = get_settings().database_url
+    started = time.perf_counter()
+    try:
+        with progress_bar(file.stat().st_size, "B") as bar:
+            version = backups.restore(url, file, bar)
+    except (ProgramFailed, backups.RestoreRefused) as exc:
+        raise click.ClickException(str(exc)) from None
+    except psycopg.Error as exc:
+        raise _database_error(exc) from None
+    with_timescaledb = f" (TimescaleDB {version})" if version else ""
+    click.echo(
+        f"Restored {file}{with_timescaledb} into {redact_url(url)} in {_seconds(started)}. "
+        "Run flask --app sungrow_server init-db next (it upgrades the schema if this server "
+        "is newer than the backup)."
     )
 
 
