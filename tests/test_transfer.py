@@ -321,6 +321,22 @@ def test_gzip_files_and_standard_input(app, db, tmp_path):
 
 
 @pytest.mark.parametrize("edition", ["postgresql"])
+def test_csv_columns_in_any_order_and_optional_ones_left_out(app, db, tmp_path):
+    path = tmp_path / "by-hand.csv"
+    path.write_text(
+        "ts,pv_power_w,load_power_w,export_power_w,battery_power_w,battery_soc_pct,device_id\n"
+        "2026-10-20T10:00:00+02:00,1500,300,-20.5,0,55,inverter-01\n"
+    )
+    result = invoke(app, "import", str(path))
+    assert result.exit_code == 0, result.output
+    stored = db.execute(
+        "SELECT ts, pv_power_w, export_power_w, pv_daily_kwh, battery_temp_c, sample_count "
+        "FROM sungrow_samples"
+    ).fetchall()
+    assert stored == [(datetime(2026, 10, 20, 8, tzinfo=UTC), 1500.0, -20.5, None, None, 1)]
+
+
+@pytest.mark.parametrize("edition", ["postgresql"])
 def test_export_selects_a_device_and_a_range(app, client, tmp_path):
     ingest(client, GOOD)
     ingest(client, [sample(GOOD[0]["ts"], device_id="inverter-02")], "token-02")
@@ -351,7 +367,9 @@ def test_export_selects_a_device_and_a_range(app, client, tmp_path):
 
 
 @pytest.mark.parametrize("edition", ["postgresql"])
-def test_progress_on_a_terminal_and_quiet_elsewhere(app, client, database_url, redis_url, tmp_path):
+def test_progress_on_a_terminal_and_quiet_elsewhere(
+    app, client, db, database_url, redis_url, tmp_path
+):
     ingest(client, GOOD)
     env = make_env(database_url, redis_url)
     export = flask_command("export", "--device", "inverter-01")
@@ -373,6 +391,25 @@ def test_progress_on_a_terminal_and_quiet_elsewhere(app, client, database_url, r
     assert "100%" in printed and "<00:00" in printed  # done, and the time left
     assert "360 samples, " in printed and "/s]" in printed  # samples so far, and their rate
     assert "360 new" in printed
+
+    # a reader that stops early (export | head -1): no traceback, no message
+    db.execute(  # more than a pipe holds
+        "INSERT INTO sungrow_samples (device_id, ts, pv_power_w, battery_power_w, "
+        "battery_soc_pct, load_power_w, export_power_w) SELECT 'inverter-03', t, 1, 0, 50, 1, 0 "
+        "FROM generate_series('2026-01-01'::timestamptz, '2026-01-08', '1 minute') t"
+    )
+    head = subprocess.Popen(
+        flask_command("export"),
+        env=command_env(env),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert json.loads(head.stdout.readline())["device_id"] == "inverter-01"
+    head.stdout.close()
+    assert head.wait(timeout=60) == 1
+    assert head.stderr.read() == b""
+    head.stderr.close()
 
     # not on a terminal: no bar, no carriage returns; import says what it did in one line
     quiet = subprocess.run(

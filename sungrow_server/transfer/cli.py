@@ -1,5 +1,6 @@
 """The commands `export`, `import`, `backup` and `restore`."""
 
+import os
 import sys
 import time
 from datetime import datetime
@@ -12,7 +13,6 @@ from flask.cli import with_appcontext
 from ..config import get_settings
 from ..config.parsers import redact_url
 from ..db.aggregates import views_present
-from ..db.capabilities import detect
 from ..db.cli import Instant
 from ..ingest.write import create_stage
 from ..realtime.cache import get_cache
@@ -55,6 +55,13 @@ def export_command(device_id: str | None, start: datetime | None, end: datetime 
                 written = write_samples(conn, selection, out, format_, bar)
     except psycopg.Error as exc:
         raise _database_error(exc) from None
+    except BrokenPipeError:
+        # The reader stopped early (`export | head`): nothing more to say, and nothing more
+        # for Python to flush into the closed pipe at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        sys.exit(1)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the samples: {exc.strerror or exc}") from None
     if on_terminal(sys.stderr):
         click.echo(f"Exported {written:,} samples in {_seconds(started)}.", err=True)
 
@@ -69,13 +76,15 @@ def import_command(file: str, device_id: str | None):
     safe."""
     settings = get_settings()
     started = time.perf_counter()
-    imported = Imported()
+    imported = stored = Imported()
     try:
         with open_samples(file) as (lines, position, size), _connect(settings.database_url) as conn:
             create_stage(conn)
             with progress_bar(size, "B") as bar:
 
                 def advance(done: Imported) -> None:
+                    nonlocal stored
+                    stored = done
                     bar.update(position() - bar.n)
                     rate = done.samples / max(time.perf_counter() - started, 1e-9)
                     bar.set_postfix_str(f"{done.samples:,} samples, {rate:,.0f}/s", refresh=False)
@@ -92,7 +101,10 @@ def import_command(file: str, device_id: str | None):
     except OSError as exc:
         raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from None
     except psycopg.Error as exc:
-        raise _database_error(exc) from None
+        where = f"lines 1-{stored.lines} are stored" if stored.lines else "nothing was stored"
+        raise click.ClickException(
+            f"{_database_error(exc).message} ({where}; importing again is safe)"
+        ) from None
     devices = ", ".join(sorted(imported.devices)) or "no device"
     click.echo(
         f"Imported {imported.samples:,} samples of {devices} from {file} in "
@@ -110,10 +122,21 @@ def _after_import(conn: psycopg.Connection, imported: Imported) -> str:
         newest = latest_sample(conn, device) if inserted else None
         if newest is not None:
             get_cache().offer(newest)
-    if not (detect(conn).continuous_aggregates and views_present(conn)):
+    if not _continuous_aggregates(conn):
         return ""
+    if on_terminal(sys.stderr):
+        click.echo("Refreshing the rollups over the imported range...", err=True)
     start, end = heal_rollups(conn, imported)
     return f" Rollups refreshed from {start:%Y-%m-%d} to {end:%Y-%m-%d}."
+
+
+def _continuous_aggregates(conn: psycopg.Connection) -> bool:
+    """Whether the rollup views are continuous aggregates this edition can refresh (read
+    without creating the extension, as init-db's detection would)."""
+    if not views_present(conn):
+        return False
+    license_ = conn.execute("SELECT current_setting('timescaledb.license', true)").fetchone()[0]
+    return license_ == "timescale"
 
 
 def _stopped(stopped: ImportStopped) -> str:
