@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import IO, Any
 
 import orjson
@@ -47,7 +47,7 @@ def encode_csv(rows: Iterable[tuple]) -> bytes:
     return out.getvalue().encode()
 
 
-def read_samples(stream: IO[bytes]) -> Iterator[tuple[int, Any]]:
+def read_samples(stream: IO[bytes]) -> Generator[tuple[int, Any], None, None]:
     """(line number, sample as parsed, not yet checked) for each sample of a JSON Lines or
     CSV file, told apart by the first character ('{' starts JSON Lines). Raises BadLine
     for a line that is not a sample at all."""
@@ -57,7 +57,7 @@ def read_samples(stream: IO[bytes]) -> Iterator[tuple[int, Any]]:
     return _csv(stream)
 
 
-def _jsonl(stream: IO[bytes]) -> Iterator[tuple[int, Any]]:
+def _jsonl(stream: IO[bytes]) -> Generator[tuple[int, Any], None, None]:
     for number, line in enumerate(stream, 1):
         if line.strip():
             yield number, _parse_json(number, line)
@@ -94,7 +94,7 @@ def _unique(pairs: list[tuple]) -> dict:
     return result
 
 
-def _csv(stream: IO[bytes]) -> Iterator[tuple[int, Any]]:
+def _csv(stream: IO[bytes]) -> Generator[tuple[int, Any], None, None]:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     reader = csv.reader(text)
     try:

@@ -7,7 +7,7 @@ import io
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from .formats import read_samples
@@ -34,7 +34,7 @@ class _Counted(io.RawIOBase):
 @contextlib.contextmanager
 def open_samples(
     path: str,
-) -> Iterator[tuple[Iterator[tuple[int, Any]], Callable[[], int], int | None]]:
+) -> Iterator[tuple[Generator[tuple[int, Any], None, None], Callable[[], int], int | None]]:
     """(line number, sample) pairs of the file at `path` ('-': standard input), a function
     giving the bytes read so far, and the file's size (None for a pipe)."""
     if path == "-":
@@ -47,7 +47,13 @@ def open_samples(
         stream: Any = io.BufferedReader(counted, 1 << 20)
         if stream.peek(2)[:2] == GZIP_MAGIC:
             stream = gzip.GzipFile(fileobj=stream)
-        yield read_samples(stream), lambda: counted.count, size
+        samples = read_samples(stream)
+        try:
+            yield samples, lambda: counted.count, size
+        finally:
+            # An import stopped early leaves the reader suspended: finish it while the
+            # file is still open, not whenever the garbage collector gets to it.
+            samples.close()
 
 
 def _size(source) -> int | None:
