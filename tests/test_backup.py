@@ -14,7 +14,7 @@ from sungrow_server import create_app
 from sungrow_server.db.aggregates import refresh_aggregates
 from sungrow_server.testing import PgCluster, free_port
 from sungrow_server.transfer import backup as backups
-from tests.helpers import close_app, make_env, new_database, sample
+from tests.helpers import close_app, edge_batches, make_env, new_database, sample
 from tests.reference import make_data
 
 pytestmark = pytest.mark.slow
@@ -31,8 +31,7 @@ def auth(device_id: str) -> dict:
 
 
 def ingest(client, samples):
-    for at in range(0, len(samples), 1000):
-        batch = samples[at : at + 1000]
+    for batch in edge_batches(samples):
         response = client.post(
             "/v1/ingest", json={"samples": batch}, headers=auth(batch[0]["device_id"])
         )
