@@ -1,13 +1,22 @@
 """gunicorn settings from the environment; the app and its pool are built in each worker."""
 
+import os
+import shutil
 import sys
+import tempfile
 
 from gunicorn import glogging
 
-from sungrow_server.auth import get_token_store
-from sungrow_server.auth.throttle import forwarded_client
-from sungrow_server.config import ConfigError, load_server_settings, load_settings
-from sungrow_server.db.pool import get_pool
+# Metrics of all workers meet in one directory, fresh for each start of the master, set
+# before anything imports prometheus_client (workers inherit it; see ops/metrics.py).
+_metrics_dir = tempfile.mkdtemp(prefix="sungrow-metrics-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+from sungrow_server.auth import get_token_store  # noqa: E402
+from sungrow_server.auth.throttle import forwarded_client  # noqa: E402
+from sungrow_server.config import ConfigError, load_server_settings, load_settings  # noqa: E402
+from sungrow_server.db.pool import get_pool  # noqa: E402
+from sungrow_server.ops.logs import logging_config  # noqa: E402
 
 try:
     # Checked here, in the arbiter, so that a bad environment stops gunicorn at once with
@@ -16,6 +25,7 @@ try:
     _server = load_server_settings()
 except ConfigError as exc:
     print(f"sungrow-server: {exc.format_message()}", file=sys.stderr)
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
     sys.exit(1)
 
 bind = [_server.bind]
@@ -61,35 +71,8 @@ logger_class = AccessLogger
 # log a Basic-auth one, which may be a token), and the time the request took, in seconds,
 # last.
 access_log_format = '%(client)s - - %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)s'
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "root": {"level": _server.log_level.upper(), "handlers": ["console"]},
-    "loggers": {
-        "gunicorn.error": {
-            "level": _server.log_level.upper(),
-            "handlers": ["console"],
-            "propagate": False,
-        },
-        "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "generic",
-            "stream": "ext://sys.stderr",
-        },
-        "access": {
-            "class": "logging.StreamHandler",
-            "formatter": "access",
-            "stream": "ext://sys.stdout",
-        },
-    },
-    "formatters": {
-        "generic": {"format": "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"},
-        "access": {"format": "%(message)s"},
-    },
-}
+# LOG_FORMAT=json: one JSON object per line (ops/logs.py); text otherwise.
+logconfig_dict = logging_config(_server.log_level, _server.log_format)
 
 
 def when_ready(server):
@@ -101,9 +84,22 @@ def when_ready(server):
 
 
 def worker_exit(server, worker):
-    """Write the tokens' pending `last used`, then close the worker's pool so PostgreSQL
-    sees clean disconnects."""
+    """Write what is pending (unknown-field counts, the tokens' `last used`), then close the
+    worker's pool so PostgreSQL sees clean disconnects."""
     app = getattr(worker, "wsgi", None)
     if app is not None:
+        app.extensions["sungrow.unknown_fields"].flush()
         get_token_store(app).close()
         get_pool(app).close(timeout=2)
+
+
+def child_exit(server, worker):
+    """A worker is gone: its live gauges (pool in use, waiting) no longer count."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """The metrics of this run end with it."""
+    shutil.rmtree(_metrics_dir, ignore_errors=True)

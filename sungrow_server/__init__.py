@@ -5,7 +5,7 @@ from flask import Flask
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the WSGI app; `test_config` replaces the environment (tests never read it)."""
-    from . import apidoc, auth, config, devices, errors
+    from . import apidoc, auth, config, devices, errors, ops
     from .cli import register_commands
     from .db import pool, redis_client
     from .ingest.write import create_stage
@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cache.init_app(app, settings)
     sources.init_app(app)
     devices.init_app(app)
+    ops.init_app(app)  # the first before_request: request id, timing, metrics
     register_blueprints(app)
     cors.init_app(app, settings)
     body_deadline.init_app(app, settings, config.load_server_settings(test_config).threads)

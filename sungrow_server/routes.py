@@ -1,5 +1,5 @@
-"""The app's URLs: health, the dashboard and the API document at the root; ingest,
-realtime, series and devices under /v1, behind the bearer check."""
+"""The app's URLs: health, the dashboard, the metrics and the API document at the root;
+ingest, realtime, series and devices under /v1, behind the bearer check."""
 
 from flask import Blueprint, Flask
 
@@ -9,6 +9,7 @@ from .dashboard.views import bp as dashboard_bp
 from .devices import bp as devices_bp
 from .health.views import bp as health_bp
 from .ingest.views import bp as ingest_bp
+from .ops.views import bp as metrics_bp
 from .realtime.views import bp as realtime_bp
 from .series.views import bp as series_bp
 
@@ -24,4 +25,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(apidoc_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(api)

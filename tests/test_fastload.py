@@ -115,13 +115,14 @@ def test_valid_sample_is_loaded_as_marshmallow_does():
 
 
 def test_batch_with_one_bad_sample_gets_marshmallow_errors():
-    batch = {"samples": [sample(), sample(battery_soc_pct=101), sample(extra=1)]}
+    # An unknown field is ignored (sample 2), as the contract now says.
+    batch = {"samples": [sample(), sample(battery_soc_pct=101), sample(extra=1, pv_power_w="x")]}
     with pytest.raises(ValidationError) as error:
         ingest_batch_schema.load(batch)
     assert error.value.messages == {
         "samples": {
             1: {"battery_soc_pct": ["Input should be between 0 and 100"]},
-            2: {"extra": ["Extra inputs are not permitted"]},
+            2: {"pv_power_w": ["Input should be a valid number"]},
         }
     }
 

@@ -15,6 +15,7 @@ LAYERS = (
     {"sites"},  # several devices read as one: their rows and commands
     {"auth"},  # who may call /v1: tokens, roles, scopes
     {"realtime"},  # the newest sample and its cache
+    {"ops"},  # metrics, request ids, readiness, edge status, alerts, doctor
     {"ingest", "series", "health", "devices"},  # capabilities (they use the realtime cache)
     {"transfer"},  # export and import through ingest's write path; backup and restore
     {"dashboard"},  # the page (GET / answers health's JSON to clients other than browsers)

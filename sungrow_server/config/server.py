@@ -30,6 +30,7 @@ class ServerSettings:
     keepalive_s: int = 5
     log_level: str = "info"
     max_requests: int = 10000
+    log_format: str = "text"
 
 
 SERVER_PARSERS = {
@@ -40,6 +41,7 @@ SERVER_PARSERS = {
     "KEEPALIVE_S": ("keepalive_s", parsers.int_at_least(1)),
     "LOG_LEVEL": ("log_level", parsers.log_level),
     "MAX_REQUESTS": ("max_requests", parsers.int_at_least(0)),
+    "LOG_FORMAT": ("log_format", parsers.choice("text", "json")),
 }
 
 

@@ -44,6 +44,9 @@ class Settings:
     stale_after_s: int = 600
     cors_allow_origins: tuple[str, ...] = ()
     max_batch_span_s: int = 30 * 86400
+    metrics_allow: tuple = parsers.networks("127.0.0.1,::1")
+    alert_webhook_url: str | None = field(default=None, repr=False)
+    alert_webhook_format: str = "json"
 
     def warnings(self) -> list[str]:
         """Lines to log at start-up about settings that work but should change."""
@@ -78,7 +81,9 @@ class Settings:
             f"auth_fail_limit={self.auth_fail_limit}/{self.auth_fail_window_s}s "
             f"trusted_proxies={','.join(sorted(self.trusted_proxies)) or '-'} "
             f"stale_after_s={self.stale_after_s} "
-            f"cors_allow_origins={','.join(self.cors_allow_origins) or '-'}"
+            f"cors_allow_origins={','.join(self.cors_allow_origins) or '-'} "
+            f"metrics_allow={','.join(map(str, self.metrics_allow)) or '-'} "
+            f"alert_webhook={self.alert_webhook_format if self.alert_webhook_url else '-'}"
         )
 
 
@@ -103,6 +108,9 @@ PARSERS = {
     "STALE_AFTER_S": ("stale_after_s", parsers.int_at_least(1)),
     "CORS_ALLOW_ORIGINS": ("cors_allow_origins", parsers.origins),
     "MAX_BATCH_SPAN_S": ("max_batch_span_s", parsers.int_at_least(1)),
+    "METRICS_ALLOW": ("metrics_allow", parsers.networks),
+    "ALERT_WEBHOOK_URL": ("alert_webhook_url", parsers.webhook_url),
+    "ALERT_WEBHOOK_FORMAT": ("alert_webhook_format", parsers.choice("json", "ntfy")),
 }
 
 

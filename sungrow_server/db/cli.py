@@ -14,6 +14,7 @@ from .aggregates import refresh_aggregates, views_present
 from .capabilities import detect
 from .initdb import apply_schema
 from .reader_role import ROLE_NAME
+from .rollup_health import record_refresh, refresh_invalidated
 
 
 def _say(line: str) -> None:
@@ -82,17 +83,31 @@ class Instant(click.ParamType):
 @click.command("refresh-aggregates")
 @click.option("--from", "start", type=Instant(), help="Start (UTC unless an offset is given).")
 @click.option("--to", "end", type=Instant(), help="End, exclusive.")
+@click.option(
+    "--invalidated",
+    is_flag=True,
+    help="Only what TimescaleDB recorded as changed since it was materialised "
+    "(cheap when nothing changed; sungrow-refresh-aggregates.timer runs this).",
+)
 @with_appcontext
-def refresh_aggregates_command(start: datetime | None, end: datetime | None):
+def refresh_aggregates_command(start: datetime | None, end: datetime | None, invalidated: bool):
     """Materialise the continuous aggregates now (for example after a backfill)."""
+    if invalidated and (start or end):
+        raise click.UsageError("--invalidated takes no --from/--to.")
     settings = get_settings()
     try:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             caps = detect(conn)
             if not caps.continuous_aggregates or not views_present(conn):
-                click.echo("No continuous aggregates here: /v1/series reads raw samples.")
+                if not invalidated:  # the timer's runs stay quiet where there is nothing to do
+                    click.echo("No continuous aggregates here: /v1/series reads raw samples.")
+                return
+            if invalidated:
+                refresh_invalidated(conn, click.echo)
                 return
             refresh_aggregates(conn, start, end)
+            if start is None and end is None:
+                record_refresh(conn)
     except psycopg.Error as exc:
         raise _database_error(exc) from None
     click.echo("Refreshed sungrow_hourly, sungrow_daily and sungrow_monthly.")

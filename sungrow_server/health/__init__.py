@@ -1,1 +1,1 @@
-"""Liveness: GET /health and GET /, outside authentication."""
+"""Liveness (GET /health, GET /) and readiness (GET /health/ready), outside authentication."""

@@ -1,6 +1,11 @@
-"""Liveness: answers while the process serves requests, without touching any backend."""
+"""Liveness and readiness, outside authentication."""
 
 from flask import Blueprint
+
+from ..config import get_settings
+from ..db.pool import get_pool
+from ..ops.readiness import readiness
+from ..realtime.cache import get_cache
 
 bp = Blueprint("health", __name__)
 
@@ -9,3 +14,14 @@ bp = Blueprint("health", __name__)
 def health():
     """200 while the process serves requests (also `GET /` for clients other than browsers)."""
     return {"status": "ok"}
+
+
+@bp.get("/health/ready")
+def ready():
+    """200 while PostgreSQL answers within a second (`degraded` without Redis or with
+    rollups left stale); 503 with Retry-After when it does not."""
+    ready_, body = readiness(get_pool(), get_cache())
+    if ready_:
+        return body
+    body = {"detail": "Database unavailable, try again later.", **body}
+    return body, 503, {"Retry-After": str(get_settings().retry_after_s)}

@@ -1,6 +1,6 @@
 """The body of POST /v1/ingest: a batch of samples, each checked field by field."""
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..web.compiled_loader import CompiledList
 from ..web.fields import REQUIRED, FiniteNumber, StrictInteger, Text, Timestamp
@@ -8,19 +8,18 @@ from ..web.fields import REQUIRED, FiniteNumber, StrictInteger, Text, Timestamp
 INT4_MAX = 2**31 - 1
 
 
-class StrictSchema(Schema):
-    """Unknown fields are an error, with the texts edge daemons expect."""
+class IngestSchema(Schema):
+    """Unknown fields are ignored and not stored: an edge daemon newer than this server
+    must never be stalled by a field it added, since it retries a refused batch forever.
+    The view counts them (`unknown_fields`) for operators."""
 
-    error_messages = {
-        "unknown": "Extra inputs are not permitted",
-        "type": "Input should be a valid dictionary",
-    }
+    error_messages = {"type": "Input should be a valid dictionary"}
 
     class Meta:
-        unknown = RAISE
+        unknown = EXCLUDE
 
 
-class SampleSchema(StrictSchema):
+class SampleSchema(IngestSchema):
     """One sample as an edge daemon sends it."""
 
     device_id = Text(required=True, error_messages=REQUIRED)
@@ -44,7 +43,7 @@ class SampleSchema(StrictSchema):
     )
 
 
-class IngestBatchSchema(StrictSchema):
+class IngestBatchSchema(IngestSchema):
     """The body of POST /v1/ingest."""
 
     # Valid batches skip marshmallow's per-item bookkeeping (see web/compiled_loader.py);
@@ -57,3 +56,11 @@ class IngestBatchSchema(StrictSchema):
 
 
 ingest_batch_schema = IngestBatchSchema()
+
+SAMPLE_KEYS = frozenset(SampleSchema().fields)
+
+
+def unknown_fields(samples: list) -> int:
+    """How many values of unknown fields a batch of sample objects carries (ignored)."""
+    known = SAMPLE_KEYS
+    return sum(len(item.keys() - known) for item in samples if not item.keys() <= known)

@@ -11,7 +11,7 @@ from ..realtime.latest import latest_sample
 from ..web.body_deadline import get_body_readers
 from .body import parse_json, read_body
 from .limits import check_fields, check_span
-from .schemas import ingest_batch_schema
+from .schemas import ingest_batch_schema, unknown_fields
 from .write import insert_samples
 
 bp = Blueprint("ingest", __name__)
@@ -40,6 +40,8 @@ def ingest():
     check_span(batch, settings.max_batch_span_s)
     for device_id in {sample["device_id"] for sample in batch}:
         require_device(device_id, "Sample device ID does not match authenticated device.")
+    # Facts for the operations hooks (metrics, stuck-edge status), read after the request.
+    g.unknown_fields = unknown_fields(samples)
 
     with get_pool().connection() as conn:
         inserted, newest = insert_samples(conn, g.device_id, batch, settings.timezone)
@@ -47,4 +49,5 @@ def ingest():
             newest = latest_sample(conn, g.device_id)
     if newest is not None:
         get_cache().offer(newest)
+    g.samples_stored = inserted
     return {"inserted": inserted}

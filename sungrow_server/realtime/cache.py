@@ -5,6 +5,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import orjson
@@ -36,6 +37,10 @@ STAMP_DIGITS = 20
 BACKOFF_S = 1.0
 
 
+def _ignore(event: str) -> None:
+    """What the cache tells when nobody listens."""
+
+
 def sample_json(sample: dict) -> str:
     """The API's JSON of a stored sample (ts in UTC with offset)."""
     body = dict(sample)
@@ -53,6 +58,9 @@ class RealtimeCache:
 
     def __init__(self, client: redis.Redis, ttl_s: int):
         self._client = client
+        # Told "hit", "miss", "skipped" (Redis left alone after a failure) or
+        # "error:<action>"; the operations room counts them.
+        self.observe: Callable[[str], None] = _ignore
         self._ttl_ms = ttl_s * 1000
         self._store = client.register_script(STORE_IF_NEWER)
         self._skip_until = 0.0
@@ -81,11 +89,13 @@ class RealtimeCache:
 
     def _failed(self, action: str, exc: Exception) -> None:
         self._skip_until = time.monotonic() + BACKOFF_S
+        self.observe(f"error:{action}")
         log.warning("redis %s failed, serving without cache: %s", action, type(exc).__name__)
 
     def get(self, device_id: str) -> str | None:
         """The cached sample JSON, or None on a miss or when Redis fails."""
         if not self._available():
+            self.observe("skipped")
             return None
         key = self.key(device_id)
         try:
@@ -94,9 +104,14 @@ class RealtimeCache:
             self._failed("read", exc)
             return None
         if held is None:
+            self.observe("miss")
             return None
         found = self._unpack(key, held)
-        return None if found is None else found[0].decode("utf-8")
+        if found is None:
+            self.observe("miss")
+            return None
+        self.observe("hit")
+        return found[0].decode("utf-8")
 
     def get_many(self, device_ids: list[str]) -> list[dict | None]:
         """The cached samples of several devices in one round trip (None: not cached)."""
@@ -158,6 +173,13 @@ class RealtimeCache:
         except redis.RedisError as exc:
             self._stale.add(key)
             self._failed("write", exc)
+
+    def ping(self) -> bool:
+        """Whether Redis answers now (within REDIS_TIMEOUT_MS), whatever the backoff says."""
+        try:
+            return bool(self._client.ping())
+        except redis.RedisError:
+            return False
 
     def close(self) -> None:
         """Release the client's connections."""

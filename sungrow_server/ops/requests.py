@@ -1,0 +1,101 @@
+"""What every request leaves behind: its X-Request-ID, its count and duration, and for
+ingest the samples stored, the unknown fields ignored, or the batch refused.
+
+Installed by the factory as the app's first before_request and an after_request, so no
+capability imports this. Views leave facts on `g` (`device_id`, `samples_stored`,
+`unknown_fields`); the log formatter reads `sungrow.*` keys of the WSGI environ.
+"""
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, Response, current_app, g, request
+
+from ..auth.throttle import client_address
+from ..config import get_settings
+from ..db.pool import get_pool
+from . import metrics
+from .edges import UnknownFieldTally, first_error, record_refusal
+
+log = logging.getLogger(__name__)
+
+TALLY = "sungrow.unknown_fields"
+# A request id from nginx ($request_id) or another proxy, if it looks like one.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+INGEST = "/v1/ingest"
+REFUSAL_DB_TIMEOUT_S = 1.0
+
+# Labelled children, looked up once: `labels()` costs more than the increment itself.
+_requests: dict[tuple, object] = {}
+_latency: dict[str, object] = {}
+
+
+def begin() -> None:
+    """Before anything else: the request id and the start time."""
+    g.started = time.perf_counter()
+    incoming = request.headers.get("X-Request-ID")
+    rid = incoming if incoming and REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    g.request_id = rid
+    request.environ["sungrow.request_id"] = rid
+
+
+def finish(response: Response) -> Response:
+    """Return the request id; count the answer; note what an ingest did."""
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    rid = g.get("request_id")
+    if rid:
+        response.headers["X-Request-ID"] = rid
+    rule = request.url_rule
+    endpoint = rule.rule if rule is not None else "unmatched"
+    key = (endpoint, request.method, response.status_code)
+    counter = _requests.get(key)
+    if counter is None:
+        counter = _requests[key] = metrics.REQUESTS.labels(endpoint, key[1], str(key[2]))
+    counter.inc()
+    histogram = _latency.get(endpoint)
+    if histogram is None:
+        histogram = _latency[endpoint] = metrics.LATENCY.labels(endpoint)
+    histogram.observe(elapsed)
+    device = g.get("device_id")
+    environ = request.environ
+    environ["sungrow.device_id"] = device
+    environ["sungrow.client"] = client_address(request, get_settings().trusted_proxies)
+    if endpoint == INGEST:
+        _ingested(response, device)
+    return response
+
+
+def _ingested(response: Response, device: str | None) -> None:
+    status = response.status_code
+    if status == 200:
+        stored = g.get("samples_stored")
+        if stored:
+            metrics.SAMPLES_STORED.labels(device).inc(stored)
+        unknown = g.get("unknown_fields")
+        if unknown:
+            metrics.UNKNOWN_FIELDS.labels(device).inc(unknown)
+            current_app.extensions[TALLY].add(device, unknown)
+    elif 400 <= status < 500:
+        metrics.REFUSED.labels(str(status), device or "").inc()
+        if device:
+            _remember_refusal(response, device)
+
+
+def _remember_refusal(response: Response, device: str) -> None:
+    """Store the refusal; a database that fails only costs a WARNING, never the answer."""
+    body = response.get_json(silent=True) or {}
+    detail = first_error(body.get("detail", ""))
+    try:
+        with get_pool().connection(timeout=REFUSAL_DB_TIMEOUT_S) as conn:
+            record_refusal(conn, device, response.status_code, detail)
+    except Exception as exc:
+        log.warning("could not record a refused batch of %s: %s", device, type(exc).__name__)
+
+
+def init_app(app: Flask) -> None:
+    """Install the hooks (first of all before_request hooks) and the unknown-field tally."""
+    app.extensions[TALLY] = UnknownFieldTally(get_pool(app))
+    app.before_request_funcs.setdefault(None, []).insert(0, begin)
+    app.after_request(finish)
