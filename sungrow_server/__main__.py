@@ -9,7 +9,7 @@ main = FlaskGroup(
     create_app=create_app,
     help=(
         "sungrow-server: init-db, refresh-aggregates, export, import, backup, restore, "
-        "and Flask's run, routes and shell."
+        "alerts, doctor, and Flask's run, routes and shell."
     ),
 )
 

@@ -1,9 +1,10 @@
-"""The app's commands, for `flask --app sungrow_server COMMAND` and `sungrow-server COMMAND`."""
+"""The app's commands, one group or command per room."""
 
 from flask import Flask
 
 from .auth.cli import token_group
 from .db.cli import init_db_command, refresh_aggregates_command
+from .ops.cli import alerts_command, doctor_command
 from .sites.cli import site_group
 from .transfer.cli import backup_command, export_command, import_command, restore_command
 
@@ -18,3 +19,5 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(alerts_command)
+    app.cli.add_command(doctor_command)
