@@ -7,11 +7,11 @@ import logging
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import psycopg
 
 from ..config import Settings
-from ..config.parsers import redact_url
 from .edges import edge_status, known_devices, newest_samples
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,9 @@ def run(settings: Settings, say) -> int:
                     say(f"sent {alert.event} for {device_id}")
             except OSError as exc:
                 failed += 1
-                say(f"could not send to {redact_url(url)}: {type(exc).__name__}: {exc}")
+                # Only scheme and host: a path or query (an ntfy topic, a key) is a secret.
+                where = urlsplit(url)
+                say(f"could not send to {where.scheme}://{where.hostname}: {type(exc).__name__}")
                 continue  # the state stays as it was: the next run tries again
             if state != was:
                 conn.execute(SAVE, (device_id, *state))
