@@ -25,8 +25,9 @@ WIDTH = {"hour": timedelta(hours=1), "day": timedelta(days=2), "month": timedelt
 REFRESHED_KEY = "rollups_refreshed_at"
 
 POLICIES = """
-SELECT ca.view_name, j.job_id, j.schedule_interval, j.next_start,
-       (j.config ->> 'end_offset')::interval, s.last_run_status, s.last_successful_finish,
+SELECT ca.view_name, j.job_id, j.schedule_interval, nullif(j.next_start, '-infinity'),
+       (j.config ->> 'end_offset')::interval, s.last_run_status,
+       nullif(s.last_successful_finish, '-infinity'),
        coalesce(s.total_failures, 0),
        (SELECT e.err_message FROM timescaledb_information.job_errors e
         WHERE e.job_id = j.job_id ORDER BY e.finish_time DESC NULLS LAST LIMIT 1)
@@ -37,15 +38,18 @@ JOIN timescaledb_information.jobs j
 LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id
 WHERE j.proc_name = 'policy_refresh_continuous_aggregate' AND ca.view_name = ANY(%s)
 """
-# Per level: its watermark (end of what is materialised) and the invalidations that lie
+# Per level: its watermark (end of the data materialised), how far refreshes reached (the
+# invalidation threshold of its source), and the invalidations that lie
 # below it (changes to rows it has already materialised), from the log of its source
 # hypertable and its own materialisation log.
 LEVELS = """
-SELECT ca.user_view_name, w.watermark,
+SELECT ca.user_view_name, w.watermark, t.watermark,
        min(e.lowest) FILTER (WHERE e.lowest < w.watermark AND e.greatest >= %(min)s),
        count(e.lowest) FILTER (WHERE e.lowest < w.watermark AND e.greatest >= %(min)s)
 FROM _timescaledb_catalog.continuous_agg ca
 JOIN _timescaledb_catalog.continuous_aggs_watermark w USING (mat_hypertable_id)
+LEFT JOIN _timescaledb_catalog.continuous_aggs_invalidation_threshold t
+  ON t.hypertable_id = ca.raw_hypertable_id
 LEFT JOIN LATERAL (
     SELECT lowest_modified_value AS lowest, greatest_modified_value AS greatest
     FROM _timescaledb_catalog.continuous_aggs_hypertable_invalidation_log
@@ -56,7 +60,7 @@ LEFT JOIN LATERAL (
     WHERE materialization_id = ca.mat_hypertable_id
 ) e ON true
 WHERE ca.user_view_name = ANY(%(views)s)
-GROUP BY ca.user_view_name, w.watermark
+GROUP BY ca.user_view_name, w.watermark, t.watermark
 """
 
 
@@ -84,10 +88,12 @@ class Policy:
 
 @dataclass(frozen=True)
 class Level:
-    """A rollup view: the end of what it has materialised, and what is invalid below it."""
+    """A rollup view: the end of what it has materialised, how far refreshes reached, and
+    what is invalid below its watermark."""
 
     view: str
     watermark: datetime | None
+    refreshed_to: datetime | None
     pending_from: datetime | None
     pending: int
 
@@ -148,7 +154,10 @@ def policies(conn: Connection) -> list[Policy]:
 def levels(conn: Connection) -> list[Level]:
     """Each rollup view's watermark and pending invalidations, finest first."""
     rows = conn.execute(LEVELS, {"min": MIN_INTERNAL, "views": list(VIEWS.values())}).fetchall()
-    found = {view: Level(view, to_time(mark), to_time(low), n) for view, mark, low, n in rows}
+    found = {
+        view: Level(view, to_time(mark), to_time(reach), to_time(low), n)
+        for view, mark, reach, low, n in rows
+    }
     return [found[view] for view in VIEWS.values() if view in found]
 
 
@@ -186,12 +195,15 @@ def refresh_invalidated(conn: Connection, say) -> int:
             continue
         now = conn.execute("SELECT now()").fetchone()[0]
         end = now - offsets.get(view, timedelta(0))
-        start = level.pending_from or level.watermark
+        start = level.pending_from or level.refreshed_to
         if level.pending_from is None and start is not None and end - start < WIDTH[resolution]:
             continue  # nothing invalid, and no whole bucket newly old enough
         if start is not None:
             start = min(start, end) - WIDTH[resolution]
-        conn.execute("CALL refresh_continuous_aggregate(%s::regclass, %s, %s)", (view, start, end))
+        conn.execute(
+            "CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, %s::timestamptz)",
+            (view, start, end),
+        )
         say(
             f"refreshed {view}"
             + (
