@@ -26,7 +26,8 @@ REDIS_PASSWORD = "redis-pass-Jw42"
 
 
 @pytest.mark.slow
-def test_error_paths_log_no_secret(tmp_path):
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_error_paths_log_no_secret(tmp_path, log_format):
     cluster = PgCluster().start()
     redis_server = RedisServer().start()
     database_url = f"postgresql://postgres:{DB_PASSWORD}@127.0.0.1:{cluster.port}/postgres"
@@ -41,6 +42,7 @@ def test_error_paths_log_no_secret(tmp_path):
         WORKERS="1",  # the throttle counts per worker; one worker sees every attempt
         DB_POOL_TIMEOUT_S="1",
         LOG_LEVEL="debug",
+        LOG_FORMAT=log_format,
     )
     admin = create_app(env)  # the token commands, as a user runs them beside the server
     reader = make_token(admin, "--device", "inverter-01", "--read-only", "--label", "phone")
@@ -95,6 +97,11 @@ def test_error_paths_log_no_secret(tmp_path):
         cluster.destroy()
         redis_server.stop()
     log = server.log.read_text()
+    if log_format == "json":  # every line an object; the failures logged as warnings
+        lines = [json.loads(line) for line in log.splitlines() if line.strip()]
+        assert {"warning", "info"} <= {line["level"] for line in lines}
+        assert all(line["request_id"] for line in lines if line["logger"] == "access")
+        log = log.replace('"level": "warning"', "WARNING")
     for token in (reader, writer, reader[:-1], writer[:-1], reader + "x", reader.upper()):
         assert token not in log
         assert token not in listing
