@@ -1,4 +1,4 @@
-"""The app's commands, one group or command per room."""
+"""The app's commands, for `flask --app sungrow_server COMMAND` and `sungrow-server COMMAND`."""
 
 from flask import Flask
 
