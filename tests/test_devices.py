@@ -61,7 +61,10 @@ def test_device_token_sees_its_device_and_no_site(fleet):
     assert answer["timezone"] == "UTC" and answer["stale_after_s"] == 600
     assert answer["sites"] == []
     (entry,) = answer["devices"]
-    assert list(entry) == ["device_id", "last_ts", "age_s", "stale"]
+    assert list(entry) == [
+        *("device_id", "last_ts", "age_s", "stale"),
+        *("last_refused", "refused_since_stored", "unknown_fields"),  # a stuck edge
+    ]
     assert entry["device_id"] == "inverter-01"
     assert 29 <= entry["age_s"] < 90 and entry["stale"] is False
     assert datetime.fromisoformat(entry["last_ts"]) < datetime.now(UTC)
@@ -105,7 +108,10 @@ def test_no_data_is_stale_with_null_times(app, client):
     cli(app, "site", "create", "roof", "--device", "inverter-09")
     answer = devices(client, make_token(app, "--site", "roof", "--read-only"))
     assert answer["devices"] == [
-        {"device_id": "inverter-09", "last_ts": None, "age_s": None, "stale": True}
+        {
+            **{"device_id": "inverter-09", "last_ts": None, "age_s": None, "stale": True},
+            **{"last_refused": None, "refused_since_stored": 0, "unknown_fields": 0},
+        }
     ]
 
 
@@ -131,6 +137,59 @@ def test_cached_and_stored_times_agree(app, client, redis_server):
     redis_server.client().delete("realtime:inverter-01")
     stored = devices(client, "token-01")["devices"][0]
     assert cached["last_ts"] == stored["last_ts"]
+
+
+def refuse(client, headers, *samples) -> dict:
+    response = client.post("/v1/ingest", json={"samples": list(samples)}, headers=headers)
+    assert response.status_code == 422, response.json
+    return response.json
+
+
+def test_a_refused_batch_shows_until_newer_data_is_stored(app, client, redis_server):
+    ingest(client, AUTH, sample(ago(60)))
+    started = datetime.now(UTC)
+    for _ in range(2):  # the edge daemon retries the same batch
+        refuse(client, AUTH, sample(ago(50), battery_soc_pct=101))
+    other = make_token(app, "--device", "inverter-02", "--read-only")
+    everything = make_token(app, "--all", "--read-only")
+    listed = {e["device_id"]: e for e in devices(client, everything)["devices"]}
+    stuck = listed["inverter-01"]
+    assert stuck["refused_since_stored"] == 2
+    refused = stuck["last_refused"]
+    assert (refused["status"], refused["detail"]) == (
+        422,
+        "samples.0.battery_soc_pct: Input should be between 0 and 100",
+    )
+    assert started <= datetime.fromisoformat(refused["at"]) <= datetime.now(UTC)
+    assert listed["inverter-02"]["last_refused"] is None
+    assert devices(client, other)["devices"][0]["refused_since_stored"] == 0
+    # Whether the newest sample's time comes from Redis or from PostgreSQL.
+    redis_server.client().delete("realtime:inverter-01")
+    assert devices(client, "token-01")["devices"][0]["refused_since_stored"] == 2
+
+    ingest(client, AUTH, sample(ago(40)))  # the edge got past it
+    (entry,) = devices(client, "token-01")["devices"]
+    assert entry["refused_since_stored"] == 0 and entry["last_refused"] == refused
+    redis_server.client().delete("realtime:inverter-01")
+    assert devices(client, "token-01")["devices"][0]["refused_since_stored"] == 0
+    refuse(client, AUTH, sample(ago(30), battery_soc_pct=-1))  # stuck again: from 1
+    (entry,) = devices(client, "token-01")["devices"]
+    assert entry["refused_since_stored"] == 1
+    assert entry["last_refused"]["detail"].startswith("samples.0.battery_soc_pct: ")
+
+
+def test_unknown_fields_are_counted_per_device(app, client):
+    newer = {"grid_frequency_hz": 50.01, "firmware": "2.1"}  # an edge newer than the server
+    ingest(client, AUTH, sample(ago(20)) | newer, sample(ago(15)) | {"firmware": "2.1"})
+    ingest(client, bearer("token-02"), sample(ago(10), device_id="inverter-02"))
+    # Counted in each worker and written within seconds; the flush stands for the wait.
+    app.extensions["sungrow.unknown_fields"].flush()
+    answer = devices(client, make_token(app, "--all", "--read-only"))
+    counts = {entry["device_id"]: entry["unknown_fields"] for entry in answer["devices"]}
+    assert counts == {"inverter-01": 3, "inverter-02": 0}
+    ingest(client, AUTH, sample(ago(5)) | {"firmware": "2.1"})
+    app.extensions["sungrow.unknown_fields"].flush()
+    assert devices(client, "token-01")["devices"][0]["unknown_fields"] == 4
 
 
 def test_another_room_can_add_fields(app, client):

@@ -4,6 +4,7 @@ readiness against a PostgreSQL and a Redis the test stops, JSON log lines."""
 import json
 import logging
 import time
+from datetime import datetime
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -108,6 +109,20 @@ def test_a_stuck_edge_is_visible_until_newer_data_is_stored(app, client, db):
     bad = post(client, [sample("2026-11-28T10:00:15Z", device_id="inverter-02")])
     assert bad.status_code == 403  # counts again, from 1
     assert edge_status(db, ["inverter-01"])["inverter-01"]["refused_since_stored"] == 1
+
+
+def test_a_newest_time_that_lags_does_not_clear_a_stuck_edge(client, db):
+    post(client, [sample("2026-11-28T10:00:00Z")])
+    assert post(client, [sample("2026-11-28T10:00:05Z", battery_soc_pct=101)]).status_code == 422
+
+    def since(newest: str) -> int:
+        known = {"inverter-01": datetime.fromisoformat(newest)}
+        return edge_status(db, ["inverter-01"], newest=known)["inverter-01"]["refused_since_stored"]
+
+    # GET /v1/devices passes what the realtime cache holds, which may lag a commit.
+    assert since("2026-11-28T09:59:55+00:00") == 1
+    assert since("2026-11-28T10:00:00+00:00") == 1
+    assert since("2026-11-28T10:00:10+00:00") == 0  # newer data: the edge got past it
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from psycopg import Connection
 from ..auth import READ_ONLY, get_token_store
 from ..config import get_settings
 from ..db.pool import get_pool
+from ..ops.edges import edge_status
 from ..realtime.cache import get_cache
 from .query import last_times, stored_devices
 
@@ -62,16 +63,20 @@ def device_entry(device_id: str, last: datetime | None, now: datetime, stale_aft
 
 @bp.get("/devices")
 def list_devices():
-    """Devices by id, each with its newest sample's time and whether it is stale; sites."""
+    """Devices by id, each with its newest sample's time, whether it is stale and whether
+    its edge is stuck on a refused batch; sites."""
     settings = get_settings()
     with get_pool().connection() as conn:
         devices, sites = readable(conn)
         times = last_times(conn, get_cache(), devices)
+        # A stuck edge: its last refused batch, refusals since newer data, unknown fields.
+        edges = edge_status(conn, devices, newest=times)
         extras = [provider(conn, devices) for provider in current_app.extensions[FIELDS]]
     now = datetime.now(UTC)
     entries = []
     for device_id in devices:
         entry = device_entry(device_id, times[device_id], now, settings.stale_after_s)
+        entry.update(edges[device_id])
         for extra in extras:
             entry.update(extra.get(device_id, {}))
         entries.append(entry)

@@ -78,12 +78,22 @@ def known_devices(conn: Connection) -> set[str]:
     return {row[0] for row in conn.execute(KNOWN).fetchall()}
 
 
+def _moved_past(newest: datetime | None, newest_then: datetime | None) -> bool:
+    """Whether data newer than the device's newest sample at its last refusal is stored.
+
+    Compared, not matched: a `newest` read from the realtime cache may lag the database
+    for a moment after a commit, and a lag must not clear a stuck edge.
+    """
+    return newest is not None and (newest_then is None or newest > newest_then)
+
+
 def edge_status(
     conn: Connection, device_ids, newest: dict[str, datetime | None] | None = None
 ) -> dict[str, dict]:
     """The stuck-edge fields of /v1/devices for each device id:
     `{"last_refused": {"at", "status", "detail"} | None, "refused_since_stored": int,
-    "unknown_fields": int}`. `newest` (each device's newest sample ts) is read if not given.
+    "unknown_fields": int}`. `newest` (each device's newest sample ts, as GET /v1/devices
+    already knows it) is read from the database if not given.
     """
     device_ids = sorted(set(device_ids))
     if newest is None:
@@ -100,7 +110,7 @@ def edge_status(
             }
             continue
         _, at, code, detail, count, newest_then, unknown = row
-        still = at is not None and newest.get(device_id) == newest_then
+        still = at is not None and not _moved_past(newest.get(device_id), newest_then)
         status[device_id] = {
             "last_refused": {"at": at.isoformat(), "status": code, "detail": detail}
             if at
