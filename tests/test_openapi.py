@@ -15,6 +15,7 @@ from sungrow_server.series.shape import FIELDS
 from tests.helpers import AUTH, close_app, make_env, sample, single_edition
 
 DEVICE = "inverter-01"
+JSON = "application/json"
 OPERATIONS = {
     ("/health", "get"): [],
     ("/", "get"): [],
@@ -22,6 +23,8 @@ OPERATIONS = {
     ("/v1/realtime", "get"): [401, 403, 404, 422, 429, 503],
     ("/v1/series", "get"): [401, 403, 404, 422, 429, 503],
     ("/v1/devices", "get"): [401, 429, 503],
+    ("/health/ready", "get"): [503],
+    ("/metrics", "get"): [404],
 }
 INT4_MAX = 2**31 - 1
 
@@ -196,6 +199,36 @@ def test_series_and_error_schemas(document):
         ]
     }
     assert schemas["ValidationItem"]["required"] == ["loc", "msg", "type"]
+
+
+def test_operations_answers(document):
+    paths, schemas = document["paths"], document["components"]["schemas"]
+    ready = paths["/health/ready"]["get"]["responses"]["200"]["content"]
+    assert ready == {JSON: {"schema": {"$ref": "#/components/schemas/Readiness"}}}
+    readiness = schemas["Readiness"]
+    assert set(readiness["required"]) == {"status", "database", "redis", "edition", "reasons"}
+    assert readiness["properties"]["status"]["enum"] == ["ok", "degraded"]
+    assert readiness["additionalProperties"] is False
+    metrics = paths["/metrics"]["get"]["responses"]["200"]["content"]
+    assert metrics == {"text/plain": {"schema": {"type": "string"}}}
+
+
+def test_devices_answer(document):
+    schemas = document["components"]["schemas"]
+    assert schemas["Devices"]["properties"]["devices"]["items"] == {
+        "$ref": "#/components/schemas/DeviceState"
+    }
+    device = schemas["DeviceState"]
+    assert list(device["properties"]) == [
+        *("device_id", "last_ts", "age_s", "stale"),
+        *("last_refused", "refused_since_stored", "unknown_fields"),
+    ]
+    assert set(device["required"]) == set(device["properties"])
+    assert device["properties"]["last_refused"] == {
+        "anyOf": [{"$ref": "#/components/schemas/LastRefused"}],
+        "nullable": True,
+    }
+    assert schemas["LastRefused"]["required"] == ["at", "detail", "status"]
 
 
 # Fuzzing. Bounded for CI: about 400 requests in total, the same ones on every run.

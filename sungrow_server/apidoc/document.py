@@ -2,6 +2,7 @@
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import fields
 
 from ..config import Settings
 from ..ingest.limits import MAX_FIELDS
@@ -9,10 +10,11 @@ from ..ingest.schemas import IngestBatchSchema, SampleSchema
 from ..realtime.views import RealtimeQueryArgsSchema
 from ..series.args import SeriesQueryArgsSchema
 from ..web.fields import FiniteNumber, StrictInteger, Text, Timestamp
+from . import monitoring
+from .answers import JSON, answers, error, success
 from .responses import (
     DevicesSchema,
     ErrorDetail,
-    ErrorSchema,
     HealthSchema,
     IngestResultSchema,
     LocationStep,
@@ -22,12 +24,7 @@ from .responses import (
     ValidationItemSchema,
 )
 
-JSON = "application/json"
 BEARER = [{"bearerAuth": []}]
-HEADERS = {
-    "WWW-Authenticate": {"description": "`Bearer`", "required": True, "schema": {"type": "string"}},
-    "Retry-After": {"description": "Seconds", "required": True, "schema": {"type": "integer"}},
-}
 
 
 SITE_ID = Text(
@@ -61,6 +58,8 @@ def _custom_fields(self, field, **kwargs) -> dict:
     if isinstance(field, ErrorDetail):
         items = self.resolve_nested_schema(ValidationItemSchema)
         return {"oneOf": [{"type": "string"}, {"type": "array", "items": items}]}
+    if isinstance(field, fields.Nested) and field.allow_none:  # null or exactly that schema
+        return {"anyOf": [self.resolve_nested_schema(field.schema)], "nullable": True}
     if isinstance(field, LocationStep):
         return {"oneOf": [{"type": "string"}, {"type": "integer"}]}
     if isinstance(field, FiniteNumber) and getattr(field, "limit", None):  # magnitude bound
@@ -82,50 +81,18 @@ def _query_description(self, field, **kwargs) -> dict:
     return {"description": notes["description"]} if "description" in notes else {}
 
 
-def _error(description: str, header: str | None = None) -> dict:
-    response = {"description": description, "content": {JSON: {"schema": ErrorSchema}}}
-    if header:
-        response["headers"] = {header: HEADERS[header]}
-    return response
-
-
-def _responses(ok: dict, *errors: int) -> dict:
-    """The 200 and the error responses of API.md for one operation."""
-    known = {
-        400: _error("Body is not valid JSON or not valid gzip."),
-        401: _error("Missing credentials, or invalid or expired token.", "WWW-Authenticate"),
-        403: _error(
-            "The device or site is not readable with this token, or a read-only token "
-            "tried to write."
-        ),
-        404: _error("No data found for the device, or no such site."),
-        408: _error("The body did not come within BODY_READ_TIMEOUT_S seconds."),
-        413: _error("Body over MAX_REQUEST_BYTES, or more samples than MAX_SAMPLES_PER_REQUEST."),
-        415: _error("A Content-Encoding other than gzip or identity."),
-        422: _error("A list of {loc, msg, type}; a sentence for the series' own checks."),
-        429: _error("Too many failed authentications from this address.", "Retry-After"),
-        503: _error("Database unavailable, try again later.", "Retry-After"),
-    }
-    return {200: ok, **{status: known[status] for status in errors}}
-
-
-def _ok(description: str, schema) -> dict:
-    return {"description": description, "content": {JSON: {"schema": schema}}}
-
-
 def _add_paths(spec: APISpec, settings: Settings) -> None:
     max_samples, span_days = settings.max_samples_per_request, settings.max_batch_span_s / 86400
-    ok = _ok("Liveness: the process serves requests.", HealthSchema)
-    spec.path(
-        "/health", operations={"get": {"operationId": "getHealth", "responses": _responses(ok)}}
-    )
+    ok = success("Liveness: the process serves requests.", HealthSchema)
+    spec.path("/health", operations={"get": {"operationId": "getHealth", "responses": answers(ok)}})
     page = {
         "description": "Liveness, as /health. A client whose Accept header prefers text/html "
         "to application/json (a browser) gets the dashboard page instead; no Accept, */* or "
         "application/json get the JSON.",
         "content": {JSON: {"schema": HealthSchema}, "text/html": {"schema": {"type": "string"}}},
     }
-    spec.path("/", operations={"get": {"operationId": "getRoot", "responses": _responses(page)}})
+    spec.path("/", operations={"get": {"operationId": "getRoot", "responses": answers(page)}})
+    monitoring.add_paths(spec)
     spec.path(
         "/v1/ingest",
         operations={
@@ -151,11 +118,11 @@ def _add_paths(spec: APISpec, settings: Settings) -> None:
                     "content": {JSON: {"schema": IngestBatchSchema}},
                 },
                 "responses": {
-                    **_responses(
-                        _ok("Stored; counts only rows newly written.", IngestResultSchema),
+                    **answers(
+                        success("Stored; counts only rows newly written.", IngestResultSchema),
                         *(400, 401, 403, 408, 413, 415, 422, 429, 503),
                     ),
-                    503: _error(
+                    503: error(
                         "Database unavailable, or too many slow uploads at once; try again later.",
                         "Retry-After",
                     ),
@@ -172,8 +139,8 @@ def _add_paths(spec: APISpec, settings: Settings) -> None:
                 "description": SUBJECT,
                 "security": BEARER,
                 "parameters": [{"in": "query", "schema": RealtimeDocArgsSchema}],
-                "responses": _responses(
-                    _ok(
+                "responses": answers(
+                    success(
                         "The newest sample, ts in UTC with offset; for a site, each member's "
                         "and their total.",
                         {"oneOf": [SampleSchema, SiteRealtimeSchema]},
@@ -192,7 +159,7 @@ def _add_paths(spec: APISpec, settings: Settings) -> None:
                 "description": SUBJECT,
                 "security": BEARER,
                 "parameters": [{"in": "query", "schema": SeriesDocArgsSchema}],
-                "responses": _responses(
+                "responses": answers(
                     {
                         "description": "Buckets in ascending time; CSV for format=csv or "
                         "Accept: text/csv.",
@@ -211,11 +178,11 @@ def _add_paths(spec: APISpec, settings: Settings) -> None:
         operations={
             "get": {
                 "operationId": "getDevices",
-                "summary": "The devices and sites the token can read, and how fresh each "
-                "device's data is.",
+                "summary": "The devices and sites the token can read, how fresh each device "
+                "is and whether its edge is stuck on a refused batch.",
                 "security": BEARER,
-                "responses": _responses(
-                    _ok("Devices sorted by id; sites with their members.", DevicesSchema),
+                "responses": answers(
+                    success("Devices sorted by id; sites with their members.", DevicesSchema),
                     *(401, 429, 503),
                 ),
             }

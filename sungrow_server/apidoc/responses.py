@@ -3,6 +3,7 @@
 from marshmallow import RAISE, Schema, fields
 
 from ..auth import ROLES
+from ..ops.readiness import EDITIONS
 from ..series.request import FRAMES, RESOLUTIONS
 from ..web.fields import Timestamp
 
@@ -26,6 +27,20 @@ class HealthSchema(ResponseSchema):
     """The answer of GET /health and GET /."""
 
     status = fields.String(required=True, metadata={"enum": ["ok"]})
+
+
+class ReadinessSchema(ResponseSchema):
+    """The 200 of GET /health/ready: PostgreSQL answers; Redis or the rollups may not."""
+
+    status = fields.String(required=True, metadata={"enum": ["ok", "degraded"]})
+    database = fields.String(required=True, metadata={"enum": ["ok"]})
+    redis = fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
+    edition = fields.String(required=True, metadata={"enum": list(EDITIONS)})
+    reasons = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "One sentence per cause of `degraded`; empty when ok."},
+    )
 
 
 class IngestResultSchema(ResponseSchema):
@@ -130,13 +145,30 @@ class SiteRealtimeSchema(ResponseSchema):
     total = fields.Nested(SiteTotalSchema, required=True)
 
 
+class LastRefusedSchema(ResponseSchema):
+    """A device's last ingest batch answered with a 4xx after authentication."""
+
+    at = Timestamp(required=True, metadata={"description": "When, UTC with offset."})
+    status = fields.Integer(required=True, metadata={"minimum": 400, "maximum": 499})
+    detail = fields.String(required=True, metadata={"description": "The first error's text."})
+
+
 class DeviceStateSchema(ResponseSchema):
-    """A device the token can read, and how fresh its data is."""
+    """A device the token can read, how fresh its data is, and whether its edge is stuck."""
 
     device_id = fields.String(required=True)
     last_ts = Timestamp(required=True, allow_none=True, metadata={"description": "null: no data."})
     age_s = fields.Float(required=True, allow_none=True)
     stale = fields.Boolean(required=True, metadata={"description": "Older than STALE_AFTER_S."})
+    last_refused = fields.Nested(LastRefusedSchema, required=True, allow_none=True)
+    refused_since_stored = fields.Integer(
+        required=True,
+        metadata={"minimum": 0, "description": "Refused since newer data was stored."},
+    )
+    unknown_fields = fields.Integer(
+        required=True,
+        metadata={"minimum": 0, "description": "Values of unknown sample fields ignored."},
+    )
 
 
 class SiteMembersSchema(ResponseSchema):

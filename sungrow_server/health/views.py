@@ -2,7 +2,6 @@
 
 from flask import Blueprint
 
-from ..config import get_settings
 from ..db.pool import get_pool
 from ..ops.readiness import readiness
 from ..realtime.cache import get_cache
@@ -19,9 +18,5 @@ def health():
 @bp.get("/health/ready")
 def ready():
     """200 while PostgreSQL answers within a second (`degraded` without Redis or with
-    rollups left stale); 503 with Retry-After when it does not."""
-    ready_, body = readiness(get_pool(), get_cache())
-    if ready_:
-        return body
-    body = {"detail": "Database unavailable, try again later.", **body}
-    return body, 503, {"Retry-After": str(get_settings().retry_after_s)}
+    rollups left stale); 503 with Retry-After, as every 503, when it does not."""
+    return readiness(get_pool(), get_cache())

@@ -4,6 +4,7 @@ from psycopg_pool import ConnectionPool
 
 from ..db import rollup_health
 from ..db.aggregates import views_present
+from ..errors import DatabaseUnavailable
 from ..realtime.cache import RealtimeCache
 
 TIMEOUT_S = 1.0
@@ -13,18 +14,22 @@ SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),
 """
 
 
+EDITIONS = ("postgresql", "timescaledb-apache", "timescaledb-tsl")
+
+
 def edition(version: str | None, license_: str | None) -> str:
-    """What the database is: postgresql, timescaledb-apache or timescaledb-tsl."""
+    """What the database is: one of EDITIONS."""
     if version is None:
         return "postgresql"
     return "timescaledb-tsl" if license_ == "timescale" else "timescaledb-apache"
 
 
-def readiness(pool: ConnectionPool, cache: RealtimeCache) -> tuple[bool, dict]:
-    """Whether the server can serve (PostgreSQL answers), and the answer's body.
+def readiness(pool: ConnectionPool, cache: RealtimeCache) -> dict:
+    """The answer of GET /health/ready while PostgreSQL answers within a second; else
+    DatabaseUnavailable (503, with the reason for the log).
 
-    `status` is `ok`, `degraded` (Redis down, or the rollups not kept materialised:
-    `reasons` says which) or `unavailable` (PostgreSQL did not answer within a second).
+    `status` is `ok`, or `degraded` when Redis does not answer or the rollups are not kept
+    materialised; `reasons` holds one sentence per cause.
     """
     body = {"status": "ok", "database": "ok", "redis": "ok", "edition": None, "reasons": []}
     if not cache.ping():
@@ -39,9 +44,8 @@ def readiness(pool: ConnectionPool, cache: RealtimeCache) -> tuple[bool, dict]:
                 if problem:
                     body["reasons"].append(problem)
     except Exception as exc:
-        body.update(status="unavailable", database="unavailable")
-        body["reasons"].insert(0, f"PostgreSQL did not answer within 1 s ({type(exc).__name__}).")
-        return False, body
+        reason = f"PostgreSQL did not answer within {TIMEOUT_S:g} s ({type(exc).__name__})"
+        raise DatabaseUnavailable(reason) from exc
     if body["reasons"]:
         body["status"] = "degraded"
-    return True, body
+    return body
