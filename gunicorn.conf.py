@@ -16,6 +16,7 @@ from sungrow_server.auth import get_token_store  # noqa: E402
 from sungrow_server.auth.throttle import forwarded_client  # noqa: E402
 from sungrow_server.config import ConfigError, load_server_settings, load_settings  # noqa: E402
 from sungrow_server.db.pool import get_pool  # noqa: E402
+from sungrow_server.ops import close as close_ops  # noqa: E402
 from sungrow_server.ops.logs import logging_config  # noqa: E402
 
 try:
@@ -88,7 +89,7 @@ def worker_exit(server, worker):
     worker's pool so PostgreSQL sees clean disconnects."""
     app = getattr(worker, "wsgi", None)
     if app is not None:
-        app.extensions["sungrow.unknown_fields"].flush()
+        close_ops(app)
         get_token_store(app).close()
         get_pool(app).close(timeout=2)
 

@@ -21,6 +21,7 @@ from pytest_postgresql.janitor import DatabaseJanitor
 
 from sungrow_server.auth import get_token_store
 from sungrow_server.db.pool import get_pool
+from sungrow_server.ops import close as close_ops
 from sungrow_server.realtime.cache import get_cache
 from sungrow_server.testing import REPO, PgCluster
 
@@ -77,6 +78,7 @@ def make_env(database_url: str, redis_url: str, **overrides: str) -> dict[str, s
 
 def close_app(app) -> None:
     """Release what the factory opened."""
+    close_ops(app)
     get_token_store(app).close()
     get_pool(app).close()
     get_cache(app).close()

@@ -3,6 +3,7 @@ readiness against a PostgreSQL and a Redis the test stops, JSON log lines."""
 
 import json
 import logging
+import threading
 import time
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sungrow_server import create_app
 from sungrow_server.db.initdb import apply_schema
+from sungrow_server.ops import edges
 from sungrow_server.ops.edges import edge_status
 from sungrow_server.ops.logs import JsonAccessFormatter, JsonFormatter
 from sungrow_server.testing import PgCluster, RedisServer
@@ -123,6 +125,42 @@ def test_a_newest_time_that_lags_does_not_clear_a_stuck_edge(client, db):
     assert since("2026-11-28T09:59:55+00:00") == 1
     assert since("2026-11-28T10:00:00+00:00") == 1
     assert since("2026-11-28T10:00:10+00:00") == 0  # newer data: the edge got past it
+
+
+def stored_unknown(db):
+    row = db.execute(
+        "SELECT unknown_fields FROM sungrow_device_status WHERE device_id = 'inverter-01'"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def test_unknown_field_counts_are_written_once_answered_and_by_no_thread(app_env, db, monkeypatch):
+    monkeypatch.setattr(edges, "FLUSH_AFTER_S", 0.0)  # due at once, instead of seconds later
+    app = create_app(app_env)
+    try:
+        client = app.test_client()
+        threads = threading.active_count()
+        response = post(client, [sample() | {"grid_frequency_hz": 50.0}])
+        assert response.status_code == 200
+        # Nothing works behind the requests' back: a write from a thread of its own would
+        # borrow a pool connection at any moment.
+        assert threading.active_count() == threads
+        assert stored_unknown(db) is None  # not before the answer has gone out
+        response.close()  # what a WSGI server does once the answer is sent
+        assert stored_unknown(db) == 1
+    finally:
+        close_app(app)
+
+
+def test_closing_the_app_writes_pending_counts_before_the_pool_closes(app_env, db):
+    app = create_app(app_env)  # counts wait FLUSH_AFTER_S for a later request
+    try:
+        response = post(app.test_client(), [sample() | {"firmware": "2.1", "mppt3_w": 1.0}])
+        response.close()
+        assert stored_unknown(db) is None
+    finally:
+        close_app(app)  # as gunicorn's worker_exit: before the pool closes
+    assert stored_unknown(db) == 2
 
 
 @pytest.fixture

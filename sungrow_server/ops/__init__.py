@@ -21,3 +21,10 @@ def init_app(app: Flask) -> None:
     sampler = app.extensions[SAMPLER] = PoolSampler(get_pool(app))
     if metrics.multiprocess():  # under gunicorn: each worker keeps its gauges current
         sampler.start()
+
+
+def close(app: Flask) -> None:
+    """Write what this worker still holds (unknown-field counts), before the pool closes."""
+    from .requests import TALLY
+
+    app.extensions[TALLY].close()

@@ -4,12 +4,14 @@ newer data was stored, and the unknown sample fields it sent.
 A refused batch is rare and is written to the database at once. A stored batch adds no
 round trip: whether a refusal still counts is decided when the status is read (the
 device's newest sample moved past the one it had when refused), and unknown fields are
-added up in each worker and written a few seconds later by a background thread.
+added up in each worker and written, at most every few seconds, by a request of that
+worker once its answer has gone out.
 """
 
 import atexit
 import logging
 import threading
+import time
 from collections import Counter
 from datetime import datetime
 
@@ -122,37 +124,52 @@ def edge_status(
 
 
 class UnknownFieldTally:
-    """Unknown fields per device, counted in this worker and written every few seconds."""
+    """Unknown fields per device, counted in this worker and written at most every
+    FLUSH_AFTER_S seconds, by the worker's first request after that, once answered.
 
-    def __init__(self, pool: ConnectionPool, delay_s: float = FLUSH_AFTER_S):
+    No thread of its own: a write behind the requests' back would borrow a pool
+    connection at any moment, and so make the pool open one while requests run.
+    """
+
+    def __init__(self, pool: ConnectionPool, delay_s: float | None = None):
         self._pool = pool
-        self._delay_s = delay_s
+        self._delay_s = FLUSH_AFTER_S if delay_s is None else delay_s
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
-        atexit.register(self.flush)
+        self._due = 0.0  # time.monotonic() from which the pending counts are written
+        atexit.register(self.close)  # after the pool's own atexit close: runs before it
 
     def add(self, device_id: str, count: int) -> None:
         """Count `count` unknown field values of a stored batch of the device."""
         with self._lock:
+            if not self._counts:
+                self._due = time.monotonic() + self._delay_s
             self._counts[device_id] += count
-            if self._timer is None:
-                self._timer = threading.Timer(self._delay_s, self.flush)
-                self._timer.daemon = True
-                self._timer.start()
+
+    def due(self) -> bool:
+        """Whether counts have waited long enough to be written (no lock: a hint)."""
+        return bool(self._counts) and time.monotonic() >= self._due
 
     def flush(self) -> None:
         """Write what was counted; on failure keep it for the next try."""
         with self._lock:
             counts, self._counts = self._counts, Counter()
-            self._timer = None
         if not counts:
+            return
+        if self._pool.closed:  # only if the pool was closed without closing this first
+            log.warning("unknown-field counts of %d device(s) not stored", len(counts))
             return
         devices = sorted(counts)
         try:
             with self._pool.connection(timeout=2) as conn:
                 conn.execute(ADD_UNKNOWN, (devices, [counts[d] for d in devices]))
-        except Exception as exc:  # the database may be down or closed; counts are kept
+        except Exception as exc:  # the database may be down; counts are kept
             log.warning("could not store unknown-field counts: %s", type(exc).__name__)
             with self._lock:
                 self._counts.update(counts)
+                self._due = time.monotonic() + self._delay_s
+
+    def close(self) -> None:
+        """Write what is pending, before the pool closes (a worker or an app that ends)."""
+        atexit.unregister(self.close)
+        self.flush()

@@ -69,6 +69,7 @@ def finish(response: Response) -> Response:
 
 def _ingested(response: Response, device: str | None) -> None:
     status = response.status_code
+    tally: UnknownFieldTally = current_app.extensions[TALLY]
     if status == 200:
         stored = g.get("samples_stored")
         if stored:
@@ -76,11 +77,13 @@ def _ingested(response: Response, device: str | None) -> None:
         unknown = g.get("unknown_fields")
         if unknown:
             metrics.UNKNOWN_FIELDS.labels(device).inc(unknown)
-            current_app.extensions[TALLY].add(device, unknown)
+            tally.add(device, unknown)
     elif 400 <= status < 500:
         metrics.REFUSED.labels(str(status), device or "").inc()
         if device:
             _remember_refusal(response, device)
+    if tally.due():  # written once the answer has gone out, not before
+        response.call_on_close(tally.flush)
 
 
 def _remember_refusal(response: Response, device: str) -> None:
