@@ -234,8 +234,8 @@ def test_json_lines_carry_the_request_and_no_secret(client):
         "D": 1834,
         "h": "127.0.0.1",
         "{authorization}i": "Bearer token-01",
+        "client": "203.0.113.9",  # gunicorn.conf.py's AccessLogger: the forwarded address
         "{sungrow.request_id}e": response.headers["X-Request-ID"],
-        "{sungrow.client}e": "203.0.113.9",
         "{sungrow.device_id}e": "inverter-01",
     }
     line = json.loads(JsonAccessFormatter().format(access))

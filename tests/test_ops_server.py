@@ -64,7 +64,9 @@ def test_two_workers_are_counted_together_and_log_json(database_url, redis_url, 
             refused = (("device", "inverter-01"), ("status", "422"))
             assert found["sungrow_ingest_refused_total", refused] == 2
         outside = {"X-Forwarded-For": "203.0.113.5"}  # through nginx, from outside
-        assert server.request("GET", "/metrics", None, outside)[0] == 404
+        status, headers, _ = server.request("GET", "/metrics", None, outside)
+        assert status == 404
+        outside_id = headers["X-Request-ID"]
     finally:
         server.stop()
     assert not multiproc.exists()  # the metrics of a run end with it
@@ -78,4 +80,6 @@ def test_two_workers_are_counted_together_and_log_json(database_url, redis_url, 
     assert (ingest["method"], ingest["path"], ingest["status"]) == ("POST", "/v1/ingest", 200)
     assert ingest["device"] == "inverter-01" and ingest["client"] == "127.0.0.1"
     assert ingest["duration_ms"] > 0
+    forwarded = next(line for line in access if line["request_id"] == outside_id)
+    assert (forwarded["client"], forwarded["status"]) == ("203.0.113.5", 404)
     assert any(line.get("message", "").startswith("sungrow-server settings:") for line in lines)

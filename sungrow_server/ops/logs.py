@@ -25,7 +25,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         if has_request_context():
-            line["request_id"] = g.get("request_id")
+            line["request_id"] = request.environ.get("sungrow.request_id")
             line["method"] = request.method
             line["path"] = request.path
             line["device"] = g.get("device_id")
@@ -35,7 +35,9 @@ class JsonFormatter(logging.Formatter):
 
 
 class JsonAccessFormatter(logging.Formatter):
-    """gunicorn's access lines (record.args holds its atoms) as JSON."""
+    """gunicorn's access lines (record.args holds its atoms) as JSON. `client` is the
+    `client` atom of gunicorn.conf.py's AccessLogger: the address as the throttle reads it
+    (behind TRUSTED_PROXIES, the forwarded one), found only for the lines written."""
 
     def format(self, record: logging.LogRecord) -> str:
         atoms = record.args if isinstance(record.args, dict) else {}
@@ -50,7 +52,7 @@ class JsonAccessFormatter(logging.Formatter):
             "level": "info",
             "logger": "access",
             "request_id": atom("{sungrow.request_id}e") or atom("{x-request-id}o"),
-            "client": atom("{sungrow.client}e") or atom("h"),
+            "client": atom("client") or atom("h"),
             "method": atom("m"),
             "path": atom("U"),
             "status": int(atoms["s"]) if str(atoms.get("s", "")).isdigit() else None,
