@@ -14,7 +14,7 @@ from ..db import rollup_health
 from ..db.aggregates import views_present
 from ..db.capabilities import preloaded_libraries
 from ..db.initdb import state
-from ..realtime.cache import build_redis
+from ..db.redis_client import build_redis
 
 CLOCK_SKEW_S = 2.0
 TIMER = "sungrow-refresh-aggregates.timer"
