@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sungrow_server import create_app
 from sungrow_server.db.initdb import apply_schema
+from sungrow_server.db.pool import get_pool
 from sungrow_server.ops import edges
 from sungrow_server.ops.edges import edge_status
 from sungrow_server.ops.logs import JsonAccessFormatter, JsonFormatter
@@ -125,6 +126,30 @@ def test_a_newest_time_that_lags_does_not_clear_a_stuck_edge(client, db):
     assert since("2026-11-28T09:59:55+00:00") == 1
     assert since("2026-11-28T10:00:00+00:00") == 1
     assert since("2026-11-28T10:00:10+00:00") == 0  # newer data: the edge got past it
+
+
+def redis_calls(client) -> dict[str, int]:
+    """Calls by command, as Redis counts them (the commands a script runs count too)."""
+    return {k: v["calls"] for k, v in client.info("commandstats").items() if k != "cmdstat_info"}
+
+
+def test_a_stored_batch_costs_no_round_trip_more(app, client, redis_server, monkeypatch):
+    # The operations hooks (metrics, request id, stuck-edge and unknown-field bookkeeping)
+    # add nothing to a stored batch: one pool connection (its transaction) and one Redis
+    # call (the realtime cache's script), as without them.
+    post(client, [sample("2026-11-28T09:00:00Z")]).close()  # the cache script is loaded
+    pool, taken = get_pool(app), []
+    getconn = pool.getconn
+    monkeypatch.setattr(pool, "getconn", lambda *a, **k: taken.append(a) or getconn(*a, **k))
+    redis = redis_server.client()
+    before = redis_calls(redis)
+    response = post(client, [sample("2026-11-28T10:00:00Z") | {"firmware": "2.1"}])
+    assert response.status_code == 200
+    response.close()  # and what runs once the answer has gone out
+    after = redis_calls(redis)
+    made = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
+    assert len(taken) == 1
+    assert made == {"cmdstat_evalsha": 1, "cmdstat_get": 1, "cmdstat_set": 1}  # the script
 
 
 def stored_unknown(db):

@@ -30,6 +30,15 @@ REFUSAL_DB_TIMEOUT_S = 1.0
 _requests: dict[tuple, object] = {}
 _latency: dict[str, object] = {}
 _stored: dict[str, object] = {}
+_unknown: dict[str, object] = {}
+
+
+def _child(children: dict, metric, device: str):
+    """The metric's child for the device, looked up once."""
+    child = children.get(device)
+    if child is None:
+        child = children[device] = metric.labels(device)
+    return child
 
 
 class _RequestIds:
@@ -93,13 +102,10 @@ def _ingested(response: Response, device: str | None) -> None:
     if status == 200:
         stored = g.get("samples_stored")
         if stored:
-            counter = _stored.get(device)
-            if counter is None:
-                counter = _stored[device] = metrics.SAMPLES_STORED.labels(device)
-            counter.inc(stored)
+            _child(_stored, metrics.SAMPLES_STORED, device).inc(stored)
         unknown = g.get("unknown_fields")
         if unknown:
-            metrics.UNKNOWN_FIELDS.labels(device).inc(unknown)
+            _child(_unknown, metrics.UNKNOWN_FIELDS, device).inc(unknown)
             tally.add(device, unknown)
     elif 400 <= status < 500:
         metrics.REFUSED.labels(str(status), device or "").inc()
