@@ -4,7 +4,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from . import parsers
+from . import ops_parsers, parsers
 from .settings import ConfigError, read_environment
 
 
@@ -41,7 +41,7 @@ SERVER_PARSERS = {
     "KEEPALIVE_S": ("keepalive_s", parsers.int_at_least(1)),
     "LOG_LEVEL": ("log_level", parsers.log_level),
     "MAX_REQUESTS": ("max_requests", parsers.int_at_least(0)),
-    "LOG_FORMAT": ("log_format", parsers.choice("text", "json")),
+    "LOG_FORMAT": ("log_format", ops_parsers.choice("text", "json")),
 }
 
 

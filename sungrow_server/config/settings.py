@@ -9,7 +9,7 @@ import click
 from dotenv import dotenv_values
 from flask import current_app
 
-from . import parsers
+from . import ops_parsers, parsers
 
 REQUIRED = ("DATABASE_URL", "REDIS_URL", "DEVICE_TOKENS")
 # Shorter DEVICE_TOKENS are warned about, not refused: that would lock edges out.
@@ -44,7 +44,7 @@ class Settings:
     stale_after_s: int = 600
     cors_allow_origins: tuple[str, ...] = ()
     max_batch_span_s: int = 30 * 86400
-    metrics_allow: tuple = parsers.networks("127.0.0.1,::1")
+    metrics_allow: tuple = ops_parsers.networks("127.0.0.1,::1")
     alert_webhook_url: str | None = field(default=None, repr=False)
     alert_webhook_format: str = "json"
 
@@ -108,9 +108,9 @@ PARSERS = {
     "STALE_AFTER_S": ("stale_after_s", parsers.int_at_least(1)),
     "CORS_ALLOW_ORIGINS": ("cors_allow_origins", parsers.origins),
     "MAX_BATCH_SPAN_S": ("max_batch_span_s", parsers.int_at_least(1)),
-    "METRICS_ALLOW": ("metrics_allow", parsers.networks),
-    "ALERT_WEBHOOK_URL": ("alert_webhook_url", parsers.webhook_url),
-    "ALERT_WEBHOOK_FORMAT": ("alert_webhook_format", parsers.choice("json", "ntfy")),
+    "METRICS_ALLOW": ("metrics_allow", ops_parsers.networks),
+    "ALERT_WEBHOOK_URL": ("alert_webhook_url", ops_parsers.webhook_url),
+    "ALERT_WEBHOOK_FORMAT": ("alert_webhook_format", ops_parsers.choice("json", "ntfy")),
 }
 
 

@@ -126,7 +126,7 @@ def send(alert: Alert, url: str, style: str) -> None:
     else:
         body = json.dumps(alert.json_body()).encode("utf-8")
         headers = {"Content-Type": "application/json"}
-    # ALERT_WEBHOOK_URL is checked to be http:// or https:// (config/parsers.webhook_url).
+    # ALERT_WEBHOOK_URL is checked to be http:// or https:// (config/ops_parsers.webhook_url).
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
     with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
         response.read()
