@@ -114,7 +114,7 @@ def _add_paths(spec: APISpec, settings: Settings) -> None:
                     "description": f"At most {max_samples} samples (more is a 413), "
                     f"within {span_days:g} days of each other (MAX_BATCH_SPAN_S; more is a "
                     f"422); at most {MAX_FIELDS} fields in the body and in each sample (more is "
-                    "a 422).",
+                    "a 422). Unknown fields, within that limit, are ignored and not stored.",
                     "content": {JSON: {"schema": IngestBatchSchema}},
                 },
                 "responses": {
