@@ -199,11 +199,6 @@ BAD_LINES = {
         GOOD_JSON.replace("64.0", "101"),
         "battery_soc_pct: Input should be between 0 and 100",
     ),
-    "unknown field": (
-        "jsonl",
-        GOOD_JSON[:-1] + ', "volts": 1}',
-        "volts: Extra inputs are not permitted",
-    ),
     "missing field": (
         "jsonl",
         json.dumps({k: v for k, v in GOOD[BAD_AT].items() if k != "ts"}),
@@ -262,6 +257,17 @@ def test_a_bad_line_stops_before_its_chunk_and_a_rerun_completes(
     assert again.exit_code == 0, again.output
     assert f"{len(GOOD) - 200:,} new, 200 already stored" in again.output
     assert db.execute("SELECT count(*) FROM sungrow_samples").fetchone() == (len(GOOD),)
+
+
+@pytest.mark.parametrize("edition", ["postgresql"])
+def test_unknown_fields_of_a_json_line_are_ignored_as_by_an_ingest(app, db, tmp_path):
+    # Contract change (issue 14): an ingest ignores unknown sample fields; so does import.
+    path = tmp_path / "newer.jsonl"
+    path.write_bytes(lines_of([GOOD[0] | {"volts": 1}, GOOD[1]]))
+    result = invoke(app, "import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "2 new" in result.output
+    assert db.execute("SELECT count(*) FROM sungrow_samples").fetchone() == (2,)
 
 
 @pytest.mark.parametrize("edition", ["postgresql"])
